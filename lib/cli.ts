@@ -1,0 +1,240 @@
+/**
+ * Command-line flags, memcached-compatible: the same short flags, long
+ * forms, and the same meaning, so existing memcached command lines run.
+ * Flags that make no sense here are accepted with a note on stderr.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type Config, defaultConfig } from "./config.ts";
+
+/** Exit code for bad usage (sysexits EX_USAGE, as memcached). */
+export const EX_USAGE = 64;
+
+/** What the command line asks for. */
+export interface CliResult {
+  action: "run" | "help" | "version";
+  config: Config;
+  /** One-line notes for flags accepted without effect. */
+  notes: string[];
+  /** Extra options for features layered on top (`-o`, TLS, auth, snapshot). */
+  extra: CliExtra;
+}
+
+/** Options consumed by optional features. */
+export interface CliExtra {
+  /** `-Y` file of `user:password` lines. */
+  authFile: string | null;
+  /** `-Z`: serve TLS. */
+  tls: boolean;
+  /** `-o ssl_chain_cert=` */
+  sslChainCert: string | null;
+  /** `-o ssl_key=` */
+  sslKey: string | null;
+  /** `--snapshot FILE` */
+  snapshot: string | null;
+  /** `--snapshot-interval SECONDS` (0 = only at exit) */
+  snapshotInterval: number;
+}
+
+/** A usage error: print the message and exit with {@link EX_USAGE}. */
+export class UsageError extends Error {}
+
+/** The `-h` text. */
+export const HELP = `denocached — a memcached-compatible server for Deno
+
+Usage: denocached [options]
+
+  -p, --port=<num>             TCP port to listen on (default: 11211, 0 = any)
+  -l, --listen=<addr>          interface to listen on (default: 127.0.0.1;
+                               use 0.0.0.0 in containers)
+  -s, --unix-socket=<file>     UNIX socket to listen on (disables TCP)
+  -a, --unix-mask=<mask>       access mask for the UNIX socket, octal (default: 0700)
+  -m, --memory-limit=<num>     item memory in megabytes (default: 64)
+  -c, --conn-limit=<num>       max simultaneous connections (default: 1024)
+  -I, --max-item-size=<num>    max item size, e.g. 1m, 512k (default: 1m)
+  -f, --slab-growth-factor=<n> chunk size growth factor (default: 1.25)
+  -A, --enable-shutdown        enable the "shutdown" command
+  -F, --disable-flush-all      disable the "flush_all" command
+  -Y, --auth-file=<file>       require ASCII authentication (user:password lines)
+  -Z, --enable-ssl             serve TLS (with -o ssl_chain_cert=,ssl_key=)
+  -o, --extended=<opts>        comma separated: idle_timeout=<secs>,
+                               ssl_chain_cert=<file>, ssl_key=<file>
+      --snapshot=<file>        save items on exit, load them at start
+      --snapshot-interval=<s>  also save every <s> seconds
+      --single                 serve one connection, then exit (profiling)
+  -v, --verbose                print connection events (-vv: also commands)
+  -V, --version                print version and exit
+  -h, --help                   print this help and exit
+
+Accepted for compatibility, without effect: -d, -u <user>, -t <threads>,
+-U 0, -P <file>, -k, -r, -R <num>, -C, -b <num>, -B ascii, -L, -M.
+`;
+
+function parseSize(v: string, flag: string): number {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(v);
+  if (!m) throw new UsageError(`${flag}: invalid size '${v}'`);
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[
+    m[2].toLowerCase() as "" | "k" | "m" | "g"
+  ];
+  return Number(m[1]) * mult;
+}
+
+function parseIntFlag(v: string, flag: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`${flag}: not a number: '${v}'`);
+  const n = Number(v);
+  if (n < min || n > max) {
+    throw new UsageError(`${flag}: must be between ${min} and ${max}`);
+  }
+  return n;
+}
+
+/** Parses `args` into a configuration; throws {@link UsageError}. */
+export function parseCli(args: string[]): CliResult {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string", short: "p" },
+        listen: { type: "string", short: "l" },
+        "unix-socket": { type: "string", short: "s" },
+        "unix-mask": { type: "string", short: "a" },
+        "memory-limit": { type: "string", short: "m" },
+        "conn-limit": { type: "string", short: "c" },
+        "max-item-size": { type: "string", short: "I" },
+        "slab-growth-factor": { type: "string", short: "f" },
+        "enable-shutdown": { type: "boolean", short: "A" },
+        "disable-flush-all": { type: "boolean", short: "F" },
+        "auth-file": { type: "string", short: "Y" },
+        "enable-ssl": { type: "boolean", short: "Z" },
+        extended: { type: "string", short: "o", multiple: true },
+        snapshot: { type: "string" },
+        "snapshot-interval": { type: "string" },
+        single: { type: "boolean" },
+        verbose: { type: "boolean", short: "v", multiple: true },
+        version: { type: "boolean", short: "V" },
+        help: { type: "boolean", short: "h" },
+        daemon: { type: "boolean", short: "d" },
+        user: { type: "string", short: "u" },
+        threads: { type: "string", short: "t" },
+        "udp-port": { type: "string", short: "U" },
+        "pidfile": { type: "string", short: "P" },
+        "lock-memory": { type: "boolean", short: "k" },
+        "enable-coredumps": { type: "boolean", short: "r" },
+        "max-reqs-per-event": { type: "string", short: "R" },
+        "disable-cas": { type: "boolean", short: "C" },
+        "listen-backlog": { type: "string", short: "b" },
+        protocol: { type: "string", short: "B" },
+        "enable-largepages": { type: "boolean", short: "L" },
+        "disable-evictions": { type: "boolean", short: "M" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  const config = defaultConfig();
+  const notes: string[] = [];
+  const extra: CliExtra = {
+    authFile: null,
+    tls: false,
+    sslChainCert: null,
+    sslKey: null,
+    snapshot: null,
+    snapshotInterval: 0,
+  };
+  if (v.help) return { action: "help", config, notes, extra };
+  if (v.version) return { action: "version", config, notes, extra };
+  if (v.port !== undefined) config.port = parseIntFlag(v.port, "-p", 0, 65535);
+  if (v.listen !== undefined) config.listen = v.listen;
+  if (v["unix-socket"] !== undefined) {
+    config.unixSocket = v["unix-socket"];
+    if (v.port === undefined) config.port = -1;
+  }
+  if (v["unix-mask"] !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(v["unix-mask"])) {
+      throw new UsageError(`-a: invalid octal mask '${v["unix-mask"]}'`);
+    }
+    config.unixMask = parseInt(v["unix-mask"], 8);
+  }
+  if (v["memory-limit"] !== undefined) {
+    config.memoryLimitMb = parseIntFlag(v["memory-limit"], "-m", 1, 1 << 20);
+  }
+  if (v["conn-limit"] !== undefined) {
+    config.maxConnections = parseIntFlag(v["conn-limit"], "-c", 1, 1 << 20);
+  }
+  if (v["max-item-size"] !== undefined) {
+    const n = parseSize(v["max-item-size"], "-I");
+    if (n < 1024) throw new UsageError("-I: item size must be at least 1k");
+    if (n > 1024 ** 3) throw new UsageError("-I: item size cannot exceed 1g");
+    config.maxItemSize = n;
+  }
+  if (config.maxItemSize > config.memoryLimitMb * 1024 * 1024 / 2) {
+    throw new UsageError(
+      "-I: cannot set item size limit higher than 1/2 of memory max",
+    );
+  }
+  if (v["slab-growth-factor"] !== undefined) {
+    const f = Number(v["slab-growth-factor"]);
+    if (!(f > 1 && f <= 4)) {
+      throw new UsageError("-f: factor must be greater than 1 and at most 4");
+    }
+    config.growthFactor = f;
+  }
+  config.enableShutdown = v["enable-shutdown"] ?? false;
+  config.disableFlush = v["disable-flush-all"] ?? false;
+  config.single = v.single ?? false;
+  config.verbose = Math.min(2, v.verbose?.length ?? 0);
+  if (v["auth-file"] !== undefined) extra.authFile = v["auth-file"];
+  extra.tls = v["enable-ssl"] ?? false;
+  for (const group of v.extended ?? []) {
+    for (const opt of group.split(",")) {
+      if (opt === "") continue;
+      const eq = opt.indexOf("=");
+      const key = eq < 0 ? opt : opt.slice(0, eq);
+      const val = eq < 0 ? "" : opt.slice(eq + 1);
+      if (key === "idle_timeout") {
+        config.idleTimeout = parseIntFlag(val, "-o idle_timeout", 0, 1 << 30);
+      } else if (key === "ssl_chain_cert") extra.sslChainCert = val;
+      else if (key === "ssl_key") extra.sslKey = val;
+      else notes.push(`-o ${key}: not supported, ignored`);
+    }
+  }
+  if (v.snapshot !== undefined) extra.snapshot = v.snapshot;
+  if (v["snapshot-interval"] !== undefined) {
+    extra.snapshotInterval = parseIntFlag(
+      v["snapshot-interval"],
+      "--snapshot-interval",
+      0,
+      1 << 30,
+    );
+  }
+  if (v.daemon) notes.push("-d: not daemonizing; run under a supervisor");
+  if (v.user !== undefined) notes.push("-u: ignored; start as the user you want");
+  if (v.threads !== undefined) {
+    parseIntFlag(v.threads, "-t", 1, 1024);
+    notes.push("-t: ignored; one event loop serves all connections");
+  }
+  if (v["udp-port"] !== undefined && v["udp-port"] !== "0") {
+    notes.push("-U: UDP is not offered; ignored");
+  }
+  for (
+    const f of [
+      "pidfile",
+      "lock-memory",
+      "enable-coredumps",
+      "max-reqs-per-event",
+      "disable-cas",
+      "listen-backlog",
+      "protocol",
+      "enable-largepages",
+      "disable-evictions",
+    ] as const
+  ) {
+    if (v[f] !== undefined) notes.push(`--${f}: accepted, no effect`);
+  }
+  return { action: "run", config, notes, extra };
+}

@@ -1,0 +1,62 @@
+/**
+ * Server configuration: one plain object built from defaults, CLI flags or
+ * the in-process API (`mod.ts`).
+ * @module
+ */
+
+import { type Clock, systemClock } from "./clock.ts";
+
+/** Everything the server needs to know to start. */
+export interface Config {
+  /** TCP port; 0 picks a free one. -1 disables TCP (unix socket only). */
+  port: number;
+  /** Interface to bind (`-l`). */
+  listen: string;
+  /** Memory limit for items, in MiB (`-m`). */
+  memoryLimitMb: number;
+  /** Maximum simultaneous connections (`-c`). */
+  maxConnections: number;
+  /** Largest item in bytes (`-I`). */
+  maxItemSize: number;
+  /** Slab growth factor (`-f`). */
+  growthFactor: number;
+  /** 0 quiet, 1 connections (`-v`), 2 commands (`-vv`). */
+  verbose: number;
+  /** Serve one connection, then exit (`--single`). */
+  single: boolean;
+  /** Close connections idle this many seconds; 0 = never (`-o idle_timeout`). */
+  idleTimeout: number;
+  /** Unix socket path (`-s`); when set, TCP is off unless a port was given. */
+  unixSocket: string | null;
+  /** Permission mask of the unix socket (`-a`, octal). */
+  unixMask: number;
+  /** Allow the `shutdown` command (`-A`). */
+  enableShutdown: boolean;
+  /** Refuse `flush_all` (`-F`). */
+  disableFlush: boolean;
+  /** Stop reading from a client whose unsent replies exceed this many bytes. */
+  maxOutputBytes: number;
+  /** Time source (tests inject a manual clock). */
+  clock: Clock;
+}
+
+/** memcached's defaults, with our own for what memcached does not have. */
+export function defaultConfig(): Config {
+  return {
+    port: 11211,
+    listen: "127.0.0.1",
+    memoryLimitMb: 64,
+    maxConnections: 1024,
+    maxItemSize: 1024 * 1024,
+    growthFactor: 1.25,
+    verbose: 0,
+    single: false,
+    idleTimeout: 0,
+    unixSocket: null,
+    unixMask: 0o700,
+    enableShutdown: false,
+    disableFlush: false,
+    maxOutputBytes: 4 * 1024 * 1024,
+    clock: systemClock,
+  };
+}

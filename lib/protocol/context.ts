@@ -1,0 +1,43 @@
+/**
+ * What every connection's protocol state machine shares: configuration,
+ * the store, counters and the server's hooks.
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import type { Store } from "../store/types.ts";
+import type { Counters } from "./counters.ts";
+
+/** The version we report; memcached's, since clients gate features on it. */
+export const VERSION = "1.6.18";
+
+/** One open connection, as `stats conns` reports it. */
+export interface ConnInfo {
+  id: number;
+  addr: string;
+  state: string;
+  /** Unix seconds of the last command. */
+  lastCmd: number;
+}
+
+/** Server-wide state seen by the protocol layer. */
+export interface Context {
+  config: Config;
+  store: Store;
+  counters: Counters;
+  clock: Clock;
+  /** Unix seconds when the server started. */
+  started: number;
+  /** Open connections by id. */
+  conns: Map<number, ConnInfo>;
+  /** Asks the server to stop (the `shutdown` command). */
+  requestShutdown(graceful: boolean): void;
+  /** Runtime-adjustable verbosity (`verbosity` command). */
+  verbose: number;
+  /**
+   * Checks ASCII-auth credentials (`-Y`), in constant time; null when
+   * authentication is off.
+   */
+  auth: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
+}

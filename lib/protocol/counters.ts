@@ -1,0 +1,84 @@
+/**
+ * Command counters reported by `stats`, named after memcached's fields. The
+ * protocol layer moves them; the store keeps its own (items, evictions...).
+ * @module
+ */
+
+/** Mutable counters of the whole server. */
+export interface Counters {
+  cmd_get: number;
+  cmd_set: number;
+  cmd_flush: number;
+  cmd_touch: number;
+  cmd_meta: number;
+  get_hits: number;
+  get_misses: number;
+  get_expired: number;
+  get_flushed: number;
+  delete_misses: number;
+  delete_hits: number;
+  incr_misses: number;
+  incr_hits: number;
+  decr_misses: number;
+  decr_hits: number;
+  cas_misses: number;
+  cas_hits: number;
+  cas_badval: number;
+  touch_hits: number;
+  touch_misses: number;
+  store_too_large: number;
+  store_no_memory: number;
+  auth_cmds: number;
+  auth_errors: number;
+  bytes_read: number;
+  bytes_written: number;
+  rejected_connections: number;
+  total_connections: number;
+  curr_connections: number;
+  conn_yields: number;
+  idle_kicks: number;
+}
+
+/** Creates zeroed counters. */
+export function createCounters(): Counters {
+  return {
+    cmd_get: 0,
+    cmd_set: 0,
+    cmd_flush: 0,
+    cmd_touch: 0,
+    cmd_meta: 0,
+    get_hits: 0,
+    get_misses: 0,
+    get_expired: 0,
+    get_flushed: 0,
+    delete_misses: 0,
+    delete_hits: 0,
+    incr_misses: 0,
+    incr_hits: 0,
+    decr_misses: 0,
+    decr_hits: 0,
+    cas_misses: 0,
+    cas_hits: 0,
+    cas_badval: 0,
+    touch_hits: 0,
+    touch_misses: 0,
+    store_too_large: 0,
+    store_no_memory: 0,
+    auth_cmds: 0,
+    auth_errors: 0,
+    bytes_read: 0,
+    bytes_written: 0,
+    rejected_connections: 0,
+    total_connections: 0,
+    curr_connections: 0,
+    conn_yields: 0,
+    idle_kicks: 0,
+  };
+}
+
+/** `stats reset`: zeroes every counter except the live connection count. */
+export function resetCounters(c: Counters): void {
+  const curr = c.curr_connections;
+  Object.assign(c, createCounters());
+  c.curr_connections = curr;
+}

@@ -1,0 +1,110 @@
+/**
+ * A growable output buffer for replies. Every reply produced from one read of
+ * a connection is appended here and sent with a single socket write, so the
+ * buffer is reused and only grows (never per request).
+ * @module
+ */
+
+const enc = new TextEncoder();
+
+/** Growable byte buffer; `len` bytes of `buf` are pending output. */
+export interface OutBuf {
+  buf: Uint8Array;
+  len: number;
+}
+
+/** Creates an empty buffer with `capacity` bytes reserved. */
+export function createOutBuf(capacity = 16 * 1024): OutBuf {
+  return { buf: new Uint8Array(capacity), len: 0 };
+}
+
+/** Makes room for `n` more bytes. */
+export function reserve(o: OutBuf, n: number): void {
+  const need = o.len + n;
+  if (need <= o.buf.length) return;
+  let cap = o.buf.length * 2;
+  while (cap < need) cap *= 2;
+  const nb = new Uint8Array(cap);
+  nb.set(o.buf.subarray(0, o.len));
+  o.buf = nb;
+}
+
+/** Shrinks an idle buffer that grew large, so one big reply does not pin memory. */
+export function shrink(o: OutBuf, keep = 64 * 1024): void {
+  if (o.len === 0 && o.buf.length > keep) o.buf = new Uint8Array(keep);
+}
+
+/** Appends `src[start, end)`. */
+export function putRange(
+  o: OutBuf,
+  src: Uint8Array,
+  start: number,
+  end: number,
+): void {
+  const n = end - start;
+  if (o.len + n > o.buf.length) reserve(o, n);
+  if (n < 32) {
+    // Short copies are faster as a loop than through set()+subarray().
+    const b = o.buf;
+    let j = o.len;
+    for (let i = start; i < end; i++) b[j++] = src[i];
+  } else {
+    o.buf.set(src.subarray(start, end), o.len);
+  }
+  o.len += n;
+}
+
+/** Appends all of `src`. */
+export function putBytes(o: OutBuf, src: Uint8Array): void {
+  putRange(o, src, 0, src.length);
+}
+
+/** Appends one byte. */
+export function putByte(o: OutBuf, b: number): void {
+  if (o.len + 1 > o.buf.length) reserve(o, 1);
+  o.buf[o.len++] = b;
+}
+
+/** Appends `\r\n`. */
+export function putCrlf(o: OutBuf): void {
+  if (o.len + 2 > o.buf.length) reserve(o, 2);
+  o.buf[o.len++] = 13;
+  o.buf[o.len++] = 10;
+}
+
+/** Appends a non-negative integer below 2^53 in decimal, without strings. */
+export function putUint(o: OutBuf, v: number): void {
+  if (o.len + 20 > o.buf.length) reserve(o, 20);
+  const b = o.buf;
+  if (v < 10) {
+    b[o.len++] = 48 + v;
+    return;
+  }
+  let digits = 0;
+  for (let t = v; t >= 1; t = Math.floor(t / 10)) digits++;
+  let p = o.len + digits;
+  o.len = p;
+  while (v >= 1) {
+    const q = Math.floor(v / 10);
+    b[--p] = 48 + (v - q * 10);
+    v = q;
+  }
+}
+
+/** Appends a signed integer in decimal. */
+export function putInt(o: OutBuf, v: number): void {
+  if (v < 0) {
+    putByte(o, 45);
+    putUint(o, -v);
+  } else putUint(o, v);
+}
+
+/** Appends ASCII text (slow path: errors, stats). */
+export function putText(o: OutBuf, s: string): void {
+  putBytes(o, enc.encode(s));
+}
+
+/** Encodes a constant reply line once, with its `\r\n`. */
+export function line(s: string): Uint8Array {
+  return enc.encode(s + "\r\n");
+}

@@ -1,0 +1,316 @@
+/**
+ * The classic text commands: retrieval (get/gets/gat/gats), storage
+ * (set/add/replace/append/prepend/cas), delete, incr/decr and touch.
+ * Each handler reads the tokens already in the session and returns the bytes
+ * it consumed after the command line (its data block), or NEED_MORE.
+ * @module
+ */
+
+import { Mode, Status } from "../store/types.ts";
+import { absoluteExpiry } from "./exptime.ts";
+import { putByte, putCrlf, putRange, putText, putUint } from "./outbuf.ts";
+import { R, reply } from "./reply.ts";
+import { NEED_MORE, type Session } from "./session.ts";
+import {
+  parseCas,
+  parseInt32,
+  parseUint32,
+  parseUint64,
+  tokenize,
+  type Tokens,
+} from "./tokens.ts";
+
+/** Longest key memcached accepts. */
+export const KEY_MAX = 250;
+
+const NOREPLY = [110, 111, 114, 101, 112, 108, 121];
+
+/** memcached's set_noreply_maybe: is the last token `noreply`? */
+export function noreplyLast(buf: Uint8Array, t: Tokens): boolean {
+  const k = t.n - 1;
+  const st = t.start[k];
+  if (t.end[k] - st !== 7) return false;
+  for (let i = 0; i < 7; i++) if (buf[st + i] !== NOREPLY[i]) return false;
+  return true;
+}
+
+/** get/gets/gat/gats over every key on the line (any number of keys). */
+export function get(
+  s: Session,
+  buf: Uint8Array,
+  le: number,
+  withCas: boolean,
+  touch: boolean,
+): number {
+  const t = s.t;
+  const ctx = s.ctx;
+  const store = ctx.store;
+  const c = ctx.counters;
+  const o = s.out;
+  const mark = o.len;
+  let k = 1;
+  let exp = 0;
+  if (touch) {
+    const e = parseInt32(buf, t.start[1], t.end[1]);
+    if (Number.isNaN(e)) {
+      reply(s, R.BAD_EXPTIME);
+      return 0;
+    }
+    exp = absoluteExpiry(e, ctx.clock.now(), ctx.started);
+    k = 2;
+  }
+  for (;;) {
+    for (; k < t.n; k++) {
+      const ks = t.start[k];
+      const kl = t.end[k] - ks;
+      if (kl > KEY_MAX) {
+        o.len = mark; // the whole command fails, earlier VALUEs included
+        reply(s, R.BAD_FORMAT);
+        return 0;
+      }
+      const h = store.find(buf, ks, kl);
+      if (h < 0) {
+        if (touch) {
+          c.cmd_touch++;
+          c.touch_misses++;
+        } else {
+          c.cmd_get++;
+          c.get_misses++;
+        }
+        continue;
+      }
+      if (touch) {
+        store.setExp(h, exp);
+        c.cmd_touch++;
+        c.touch_hits++;
+      } else {
+        c.cmd_get++;
+        c.get_hits++;
+      }
+      const vlen = store.valueLen(h);
+      putRange(o, R.VALUE, 0, 6);
+      putRange(o, buf, ks, ks + kl);
+      putByte(o, 32);
+      putUint(o, store.flagsOf(h));
+      putByte(o, 32);
+      putUint(o, vlen);
+      if (withCas) {
+        putByte(o, 32);
+        putUint(o, store.casOf(h));
+      }
+      putCrlf(o);
+      const vs = store.valueStart(h);
+      putRange(o, store.valueBytes(h), vs, vs + vlen);
+      putCrlf(o);
+    }
+    if (t.rest < 0) break;
+    tokenize(buf, t.rest, le, t);
+    k = 0;
+  }
+  putRange(o, R.END, 0, 5);
+  return 0;
+}
+
+/**
+ * Storage commands. `mode` is a store Mode (Set, Add, Replace, Append,
+ * Prepend, Cas). A line that does not parse gets an error and its data block
+ * is then read as commands (as memcached does); an item that is too large
+ * gets an error and its data block is swallowed.
+ */
+export function update(
+  s: Session,
+  buf: Uint8Array,
+  mode: Mode,
+  ds: number,
+  end: number,
+): number {
+  const t = s.t;
+  const isCas = mode === Mode.Cas;
+  const n = t.n;
+  if (isCas ? n !== 6 && n !== 7 : n !== 5 && n !== 6) {
+    reply(s, R.ERROR);
+    return 0;
+  }
+  s.noreply = noreplyLast(buf, t);
+  const ks = t.start[1];
+  const kl = t.end[1] - ks;
+  if (kl > KEY_MAX) {
+    reply(s, R.BAD_FORMAT);
+    return 0;
+  }
+  const flags = parseUint32(buf, t.start[2], t.end[2]);
+  const exptime = parseInt32(buf, t.start[3], t.end[3]);
+  const vlen = parseInt32(buf, t.start[4], t.end[4]);
+  if (Number.isNaN(flags) || Number.isNaN(exptime) || Number.isNaN(vlen)) {
+    reply(s, R.BAD_FORMAT);
+    return 0;
+  }
+  let cas = 0;
+  if (isCas) {
+    cas = parseCas(buf, t.start[5], t.end[5]);
+    if (cas < 0) {
+      reply(s, R.BAD_FORMAT);
+      return 0;
+    }
+  }
+  if (vlen < 0 || vlen > 0x7ffffffd) {
+    reply(s, R.BAD_FORMAT);
+    return 0;
+  }
+  const ctx = s.ctx;
+  const store = ctx.store;
+  if (!store.fits(kl, vlen)) {
+    ctx.counters.store_too_large++;
+    if (mode === Mode.Set) store.remove(buf, ks, kl);
+    reply(s, R.TOO_LARGE);
+    s.swallow = vlen + 2;
+    return 0;
+  }
+  if (end - ds < vlen + 2) return NEED_MORE;
+  if (buf[ds + vlen] !== 13 || buf[ds + vlen + 1] !== 10) {
+    reply(s, R.BAD_CHUNK);
+    return vlen + 2;
+  }
+  const c = ctx.counters;
+  c.cmd_set++;
+  const exp = absoluteExpiry(exptime, ctx.clock.now(), ctx.started);
+  const st = store.store(mode, buf, ks, kl, flags, exp, buf, ds, vlen, cas);
+  switch (st) {
+    case Status.Stored:
+      if (isCas) c.cas_hits++;
+      reply(s, R.STORED);
+      break;
+    case Status.NotStored:
+    case Status.TooLarge:
+      reply(s, R.NOT_STORED);
+      break;
+    case Status.Exists:
+      c.cas_badval++;
+      reply(s, R.EXISTS);
+      break;
+    case Status.NotFound:
+      c.cas_misses++;
+      reply(s, R.NOT_FOUND);
+      break;
+    default:
+      c.store_no_memory++;
+      reply(s, R.OOM_STORE);
+  }
+  return vlen + 2;
+}
+
+/** incr/decr. */
+export function arith(s: Session, buf: Uint8Array, incr: boolean): number {
+  const t = s.t;
+  if (t.n !== 3 && t.n !== 4) {
+    reply(s, R.ERROR);
+    return 0;
+  }
+  s.noreply = noreplyLast(buf, t);
+  const ks = t.start[1];
+  const kl = t.end[1] - ks;
+  if (kl > KEY_MAX) {
+    reply(s, R.BAD_FORMAT);
+    return 0;
+  }
+  const delta = parseUint64(buf, t.start[2], t.end[2]);
+  if (delta < 0n) {
+    reply(s, R.BAD_DELTA);
+    return 0;
+  }
+  const store = s.ctx.store;
+  const c = s.ctx.counters;
+  switch (store.incrDecr(buf, ks, kl, incr, delta)) {
+    case Status.Stored:
+      if (incr) c.incr_hits++;
+      else c.decr_hits++;
+      if (s.noreply) s.noreply = false;
+      else {
+        putText(s.out, store.lastNumber.toString());
+        putCrlf(s.out);
+      }
+      break;
+    case Status.NotFound:
+      if (incr) c.incr_misses++;
+      else c.decr_misses++;
+      reply(s, R.NOT_FOUND);
+      break;
+    case Status.NonNumeric:
+      reply(s, R.NON_NUMERIC);
+      break;
+    default:
+      reply(s, R.OOM);
+  }
+  return 0;
+}
+
+const ZERO = 48;
+
+/** delete <key> [0] [noreply]. */
+export function del(s: Session, buf: Uint8Array): number {
+  const t = s.t;
+  const n = t.n;
+  if (n < 2 || n > 4) {
+    reply(s, R.ERROR);
+    return 0;
+  }
+  if (n > 2) {
+    const holdZero = t.end[2] - t.start[2] === 1 && buf[t.start[2]] === ZERO;
+    s.noreply = noreplyLast(buf, t);
+    const valid = (n === 3 && (holdZero || s.noreply)) ||
+      (n === 4 && holdZero && s.noreply);
+    if (!valid) {
+      reply(s, R.DELETE_USAGE);
+      return 0;
+    }
+  }
+  const ks = t.start[1];
+  const kl = t.end[1] - ks;
+  if (kl > KEY_MAX) {
+    reply(s, R.BAD_FORMAT);
+    return 0;
+  }
+  const c = s.ctx.counters;
+  if (s.ctx.store.remove(buf, ks, kl) === Status.Deleted) {
+    c.delete_hits++;
+    reply(s, R.DELETED);
+  } else {
+    c.delete_misses++;
+    reply(s, R.NOT_FOUND);
+  }
+  return 0;
+}
+
+/** touch <key> <exptime> [noreply]. */
+export function touch(s: Session, buf: Uint8Array): number {
+  const t = s.t;
+  if (t.n !== 3 && t.n !== 4) {
+    reply(s, R.ERROR);
+    return 0;
+  }
+  s.noreply = noreplyLast(buf, t);
+  const ks = t.start[1];
+  const kl = t.end[1] - ks;
+  if (kl > KEY_MAX) {
+    reply(s, R.BAD_FORMAT);
+    return 0;
+  }
+  const e = parseInt32(buf, t.start[2], t.end[2]);
+  if (Number.isNaN(e)) {
+    reply(s, R.BAD_EXPTIME);
+    return 0;
+  }
+  const ctx = s.ctx;
+  const c = ctx.counters;
+  c.cmd_touch++;
+  const h = ctx.store.find(buf, ks, kl);
+  if (h < 0) {
+    c.touch_misses++;
+    reply(s, R.NOT_FOUND);
+    return 0;
+  }
+  ctx.store.setExp(h, absoluteExpiry(e, ctx.clock.now(), ctx.started));
+  c.touch_hits++;
+  reply(s, R.TOUCHED);
+  return 0;
+}

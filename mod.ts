@@ -1,0 +1,82 @@
+/**
+ * denocached as a library: start a real memcached-compatible server inside
+ * your own Deno process, e.g. as a test fixture.
+ *
+ * ```ts
+ * import { startServer } from "./mod.ts";
+ * const server = await startServer({ port: 0, memoryLimitMb: 16 });
+ * // connect any memcached client to 127.0.0.1:server.port
+ * await server.close();
+ * ```
+ * @module
+ */
+
+import type { Clock } from "./lib/clock.ts";
+import { defaultConfig } from "./lib/config.ts";
+import { startServer as start } from "./lib/server/server.ts";
+import type { Context } from "./lib/protocol/context.ts";
+
+export type { Clock, ManualClock } from "./lib/clock.ts";
+export { manualClock } from "./lib/clock.ts";
+
+/** Options of {@link startServer}; every field is optional. */
+export interface ServerOptions {
+  /** TCP port; 0 (the default here) picks a free one. */
+  port?: number;
+  /** Interface to bind; default 127.0.0.1. */
+  hostname?: string;
+  /** Item memory in MiB; default 64. */
+  memoryLimitMb?: number;
+  /** Largest item in bytes; default 1 MiB. */
+  maxItemSize?: number;
+  /** Maximum simultaneous connections; default 1024. */
+  maxConnections?: number;
+  /** Unix socket path to serve instead of TCP. */
+  unixSocket?: string;
+  /** Close connections idle this many seconds (0 = never). */
+  idleTimeout?: number;
+  /** Allow the `shutdown` command. */
+  enableShutdown?: boolean;
+  /** Time source; inject a manual clock to test expiry without sleeping. */
+  clock?: Clock;
+}
+
+/** A server running in this process. */
+export interface RunningServer {
+  /** The TCP port it listens on. */
+  readonly port: number;
+  /** The address it is bound to. */
+  readonly hostname: string;
+  /** Internal state (store, counters), for assertions in tests. */
+  readonly ctx: Context;
+  /** Stops the server; resolves when every connection is closed. */
+  close(): Promise<void>;
+}
+
+/** Starts a denocached server in this process. */
+export function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const config = defaultConfig();
+  config.port = opts.port ?? 0;
+  if (opts.hostname !== undefined) config.listen = opts.hostname;
+  if (opts.memoryLimitMb !== undefined) config.memoryLimitMb = opts.memoryLimitMb;
+  if (opts.maxItemSize !== undefined) config.maxItemSize = opts.maxItemSize;
+  if (opts.maxConnections !== undefined) {
+    config.maxConnections = opts.maxConnections;
+  }
+  if (opts.unixSocket !== undefined) {
+    config.unixSocket = opts.unixSocket;
+    if (opts.port === undefined) config.port = -1;
+  }
+  if (opts.idleTimeout !== undefined) config.idleTimeout = opts.idleTimeout;
+  if (opts.enableShutdown !== undefined) {
+    config.enableShutdown = opts.enableShutdown;
+  }
+  if (opts.clock !== undefined) config.clock = opts.clock;
+  const s = start(config);
+  return Promise.resolve({
+    port: s.port,
+    hostname: s.hostname,
+    ctx: s.ctx,
+    close: () => s.close(),
+  });
+}
