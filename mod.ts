@@ -58,7 +58,9 @@ export function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const config = defaultConfig();
   config.port = opts.port ?? 0;
   if (opts.hostname !== undefined) config.listen = opts.hostname;
-  if (opts.memoryLimitMb !== undefined) config.memoryLimitMb = opts.memoryLimitMb;
+  if (opts.memoryLimitMb !== undefined) {
+    config.memoryLimitMb = opts.memoryLimitMb;
+  }
   if (opts.maxItemSize !== undefined) config.maxItemSize = opts.maxItemSize;
   if (opts.maxConnections !== undefined) {
     config.maxConnections = opts.maxConnections;

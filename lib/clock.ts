@@ -37,3 +37,24 @@ export function manualClock(start = 1_700_000_000): ManualClock {
     },
   };
 }
+
+/** A clock that reads the system time only when told to (see {@link CachedClock.tick}). */
+export interface CachedClock extends Clock {
+  /** Re-reads the system time. */
+  tick(): void;
+}
+
+/**
+ * memcached keeps a `current_time` refreshed by a timer rather than asking
+ * the OS per request; so do we: the server ticks this once per read batch
+ * and once a second, and the hot path reads a plain number.
+ */
+export function cachedClock(): CachedClock {
+  let t = Math.floor(Date.now() / 1000);
+  return {
+    now: () => t,
+    tick: () => {
+      t = Math.floor(Date.now() / 1000);
+    },
+  };
+}

@@ -40,4 +40,6 @@ export interface Context {
    * authentication is off.
    */
   auth: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
+  /** Refreshes a cached clock; called once per batch of input. */
+  tick(): void;
 }

@@ -195,7 +195,6 @@ function classRows(s: Session, items: boolean): Row[] {
       ["total_malloced", s.ctx.store.stats.totalMalloced],
     );
   }
-  void now;
   return rows;
 }
 
@@ -230,7 +229,10 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
     for (const c of s.ctx.conns.values()) {
       rows.push(
         [`${c.id}:addr`, c.addr],
-        [`${c.id}:listen_addr`, `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`],
+        [
+          `${c.id}:listen_addr`,
+          `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`,
+        ],
         [`${c.id}:state`, c.state],
         [`${c.id}:secs_since_last_cmd`, now - c.lastCmd],
       );
@@ -266,7 +268,9 @@ function cachedump(s: Session, buf: Uint8Array): void {
     if (n >= max || store.classOf(h) !== id) return;
     n++;
     const ks = store.keyStart(h);
-    const key = dec.decode(store.keyBytes(h).subarray(ks, ks + store.keyLen(h)));
+    const key = dec.decode(
+      store.keyBytes(h).subarray(ks, ks + store.keyLen(h)),
+    );
     out += `ITEM ${key} [${store.valueLen(h)} b; ${store.expOf(h)} s]\r\n`;
   });
   putText(s.out, out + "END\r\n");

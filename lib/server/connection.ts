@@ -9,7 +9,7 @@
 
 import type { ConnInfo, Context } from "../protocol/context.ts";
 import { shrink } from "../protocol/outbuf.ts";
-import { createSession, feed, type Session } from "../protocol/session.ts";
+import { feed, type Session } from "../protocol/session.ts";
 
 const INITIAL = 16 * 1024;
 /** Input buffers larger than this are released when they empty. */
@@ -24,7 +24,7 @@ export interface Client {
   idle: boolean;
   /** The server asked this connection to finish and close. */
   closing: boolean;
-  /** Millisecond time of the last byte received. */
+  /** Unix seconds (server clock) of the last bytes received. */
   lastActive: number;
 }
 
@@ -53,7 +53,8 @@ export async function serveClient(client: Client, ctx: Context): Promise<void> {
       const n = await conn.read(buf.subarray(end));
       client.idle = false;
       if (n === null) break;
-      client.lastActive = Date.now();
+      ctx.tick();
+      client.lastActive = ctx.clock.now();
       client.info.state = "conn_parse_cmd";
       end += n;
       c.bytes_read += n;
@@ -90,6 +91,8 @@ export async function serveClient(client: Client, ctx: Context): Promise<void> {
 async function writeAll(conn: Deno.Conn, b: Uint8Array, len: number) {
   let off = 0;
   while (off < len) {
-    off += await conn.write(off === 0 && len === b.length ? b : b.subarray(off, len));
+    off += await conn.write(
+      off === 0 && len === b.length ? b : b.subarray(off, len),
+    );
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { cachedClock, systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { createCounters } from "../protocol/counters.ts";
@@ -33,7 +34,10 @@ export interface Server {
 
 /** Starts listening according to `config`. */
 export function startServer(config: Config): Server {
-  const clock = config.clock;
+  // The system clock is read once per batch, not per command.
+  const cached = config.clock === systemClock ? cachedClock() : null;
+  const clock = cached ?? config.clock;
+  const tick = cached ? cached.tick : () => {};
   const store = createStore({
     limitBytes: config.memoryLimitMb * 1024 * 1024,
     maxItemSize: config.maxItemSize,
@@ -57,6 +61,7 @@ export function startServer(config: Config): Server {
     },
     verbose: config.verbose,
     auth: null,
+    tick,
   };
 
   const listeners: Deno.Listener[] = [];
@@ -81,9 +86,10 @@ export function startServer(config: Config): Server {
   let served = 0;
   const timers: ReturnType<typeof setInterval>[] = [];
   timers.push(setInterval(() => {
+    tick();
     store.sweep(SWEEP_BUDGET);
     if (config.idleTimeout > 0) {
-      const limit = Date.now() - config.idleTimeout * 1000;
+      const limit = clock.now() - config.idleTimeout;
       for (const c of clients) {
         if (c.idle && c.lastActive < limit) {
           ctx.counters.idle_kicks++;
@@ -133,7 +139,7 @@ export function startServer(config: Config): Server {
         session: createSession(ctx, id),
         idle: false,
         closing: false,
-        lastActive: Date.now(),
+        lastActive: clock.now(),
       };
       clients.add(client);
       ctx.conns.set(id, client.info);
