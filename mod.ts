@@ -53,8 +53,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts a denocached server in this process. */
-export function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+/**
+ * Starts a denocached server in this process. Rejects (never throws) when
+ * it cannot listen, e.g. the port is taken or a permission is missing.
+ */
+export function startServer(
+  opts: ServerOptions = {},
+): Promise<RunningServer> {
+  try {
+    return Promise.resolve(startNow(opts));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function startNow(opts: ServerOptions): RunningServer {
   const config = defaultConfig();
   config.port = opts.port ?? 0;
   if (opts.hostname !== undefined) config.listen = opts.hostname;
@@ -75,10 +88,10 @@ export function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   }
   if (opts.clock !== undefined) config.clock = opts.clock;
   const s = start(config);
-  return Promise.resolve({
+  return {
     port: s.port,
     hostname: s.hostname,
     ctx: s.ctx,
     close: () => s.close(),
-  });
+  };
 }

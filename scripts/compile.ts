@@ -1,0 +1,126 @@
+/**
+ * Builds the native executable: `deno task compile [--target T]
+ * [--output FILE] [--unix-socket]`.
+ *
+ * The binary gets the narrowest permissions that serve TCP: `--allow-net`.
+ * `--unix-socket` adds `--allow-read --allow-write` (needed to bind, chmod
+ * and unlink the `-s` socket path; the path is only known at run time, so
+ * they cannot be scoped here). `deno compile` downloads a runtime (`denort`)
+ * for the target from Deno's servers; where that is unreachable, point
+ * `DENORT_BIN` at a local denort binary of the same version and target —
+ * it is passed through the environment, which `deno compile` honours.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** Short target names → the Rust target triples `deno compile` knows. */
+export const TARGETS: Readonly<Record<string, string>> = {
+  "linux-x64": "x86_64-unknown-linux-gnu",
+  // Docker's TARGETARCH spelling, used by the Dockerfile.
+  "linux-amd64": "x86_64-unknown-linux-gnu",
+  "linux-arm64": "aarch64-unknown-linux-gnu",
+  "macos-x64": "x86_64-apple-darwin",
+  "macos-arm64": "aarch64-apple-darwin",
+  "windows-x64": "x86_64-pc-windows-msvc",
+};
+
+/** What the command line asked for. */
+export interface CompileOptions {
+  /** Rust target triple, or null for the host. */
+  target: string | null;
+  /** Output file. */
+  output: string;
+  /** Grant what serving a unix socket (`-s`) needs. */
+  unixSocket: boolean;
+}
+
+const USAGE =
+  `Usage: deno task compile [--target T] [--output FILE] [--unix-socket]
+
+  --target T      ${Object.keys(TARGETS).join(", ")}
+                  (or a full triple: ${
+    [...new Set(Object.values(TARGETS))].join(", ")
+  })
+  --output FILE   default: dist/denocached[-T][.exe]
+  --unix-socket   also grant --allow-read --allow-write, for -s PATH
+
+Environment: DENORT_BIN=/path/to/denort uses a local runtime instead of
+downloading one (it must match this deno's version and the target).`;
+
+/** Resolves an alias or triple; throws on an unknown target. */
+export function resolveTarget(t: string): string {
+  if (TARGETS[t]) return TARGETS[t];
+  if (Object.values(TARGETS).includes(t)) return t;
+  throw new Error(`unknown --target '${t}'`);
+}
+
+/** Parses the script's own flags. */
+export function parseCompileArgs(args: string[]): CompileOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      target: { type: "string" },
+      output: { type: "string", short: "o" },
+      "unix-socket": { type: "boolean" },
+    },
+  });
+  const target = values.target ? resolveTarget(values.target) : null;
+  const alias = values.target && TARGETS[values.target] ? values.target : null;
+  const suffix = target ? `-${alias ?? target}` : "";
+  const exe = target?.includes("windows") ? ".exe" : "";
+  return {
+    target,
+    output: values.output ?? `dist/denocached${suffix}${exe}`,
+    unixSocket: values["unix-socket"] ?? false,
+  };
+}
+
+/** The `deno compile` argument list for `opts` (entry point `main.ts`). */
+export function compileArgs(opts: CompileOptions, entry = "main.ts"): string[] {
+  const args = ["compile", "--allow-net"];
+  if (opts.unixSocket) args.push("--allow-read", "--allow-write");
+  // Embed only the npm packages main.ts reaches (none): the lockfile also
+  // lists test-only packages, which must not end up in the binary.
+  args.push("--exclude-unused-npm");
+  if (opts.target) args.push("--target", opts.target);
+  args.push("--output", opts.output, entry);
+  return args;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes("-h") || argv.includes("--help")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let opts: CompileOptions;
+  try {
+    opts = parseCompileArgs(argv);
+  } catch (e) {
+    console.error(`compile: ${(e as Error).message}\n\n${USAGE}`);
+    return 64;
+  }
+  const args = compileArgs(opts);
+  const denort = Deno.env.get("DENORT_BIN");
+  console.error(
+    `deno ${args.join(" ")}${denort ? `  (DENORT_BIN=${denort})` : ""}`,
+  );
+  // The child inherits our environment, DENORT_BIN included.
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0 && !denort) {
+    console.error(
+      "compile: if the runtime download failed (no access to dl.deno.land), " +
+        "set DENORT_BIN to a local denort binary of the same version.",
+    );
+  }
+  return code;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
