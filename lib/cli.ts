@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { type Config, defaultConfig } from "./config.ts";
+import { unsupportedReason as epollUnsupported } from "./server/ffi/libc.ts";
 
 /** Exit code for bad usage (sysexits EX_USAGE, as memcached). */
 export const EX_USAGE = 64;
@@ -31,6 +32,8 @@ export interface CliExtra {
   sslChainCert: string | null;
   /** `-o ssl_key=` */
   sslKey: string | null;
+  /** `-o ssl_port=` (ours): TLS on this port, plain TCP stays on `-p`. */
+  sslPort: number | null;
   /** `--snapshot FILE` */
   snapshot: string | null;
   /** `--snapshot-interval SECONDS` (0 = only at exit) */
@@ -59,10 +62,13 @@ Usage: denocached [options]
   -Y, --auth-file=<file>       require ASCII authentication (user:password lines)
   -Z, --enable-ssl             serve TLS (with -o ssl_chain_cert=,ssl_key=)
   -o, --extended=<opts>        comma separated: idle_timeout=<secs>,
-                               ssl_chain_cert=<file>, ssl_key=<file>
+                               ssl_chain_cert=<file>, ssl_key=<file>,
+                               ssl_port=<num> (TLS there, plain on -p)
       --snapshot=<file>        save items on exit, load them at start
       --snapshot-interval=<s>  also save every <s> seconds
       --single                 serve one connection, then exit (profiling)
+      --io=<portable|epoll>    I/O backend (default: portable); epoll is
+                               faster, Linux x86_64/aarch64, needs --allow-ffi
   -v, --verbose                print connection events (-vv: also commands)
   -V, --version                print version and exit
   -h, --help                   print this help and exit
@@ -80,7 +86,12 @@ function parseSize(v: string, flag: string): number {
   return Number(m[1]) * mult;
 }
 
-function parseIntFlag(v: string, flag: string, min: number, max: number): number {
+function parseIntFlag(
+  v: string,
+  flag: string,
+  min: number,
+  max: number,
+): number {
   if (!/^-?\d+$/.test(v)) throw new UsageError(`${flag}: not a number: '${v}'`);
   const n = Number(v);
   if (n < min || n > max) {
@@ -114,6 +125,7 @@ export function parseCli(args: string[]): CliResult {
         snapshot: { type: "string" },
         "snapshot-interval": { type: "string" },
         single: { type: "boolean" },
+        io: { type: "string" },
         verbose: { type: "boolean", short: "v", multiple: true },
         version: { type: "boolean", short: "V" },
         help: { type: "boolean", short: "h" },
@@ -133,7 +145,9 @@ export function parseCli(args: string[]): CliResult {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    // node's parseArgs explains some errors over several lines (e.g.
+    // `-m -5`); the first line says what is wrong, and one line is clearer.
+    throw new UsageError((e as Error).message.split("\n")[0]);
   }
   const v = parsed.values;
   const config = defaultConfig();
@@ -143,6 +157,7 @@ export function parseCli(args: string[]): CliResult {
     tls: false,
     sslChainCert: null,
     sslKey: null,
+    sslPort: null,
     snapshot: null,
     snapshotInterval: 0,
   };
@@ -187,6 +202,14 @@ export function parseCli(args: string[]): CliResult {
   config.enableShutdown = v["enable-shutdown"] ?? false;
   config.disableFlush = v["disable-flush-all"] ?? false;
   config.single = v.single ?? false;
+  if (v.io !== undefined) {
+    if (v.io !== "portable" && v.io !== "epoll") {
+      throw new UsageError(`--io: expected portable or epoll, got '${v.io}'`);
+    }
+    const why = v.io === "epoll" ? epollUnsupported() : null;
+    if (why) notes.push(`--io=epoll ${why}; using --io=portable`);
+    else config.io = v.io;
+  }
   config.verbose = Math.min(2, v.verbose?.length ?? 0);
   if (v["auth-file"] !== undefined) extra.authFile = v["auth-file"];
   extra.tls = v["enable-ssl"] ?? false;
@@ -200,7 +223,9 @@ export function parseCli(args: string[]): CliResult {
         config.idleTimeout = parseIntFlag(val, "-o idle_timeout", 0, 1 << 30);
       } else if (key === "ssl_chain_cert") extra.sslChainCert = val;
       else if (key === "ssl_key") extra.sslKey = val;
-      else notes.push(`-o ${key}: not supported, ignored`);
+      else if (key === "ssl_port") {
+        extra.sslPort = parseIntFlag(val, "-o ssl_port", 0, 65535);
+      } else notes.push(`-o ${key}: not supported, ignored`);
     }
   }
   if (v.snapshot !== undefined) extra.snapshot = v.snapshot;
@@ -213,7 +238,9 @@ export function parseCli(args: string[]): CliResult {
     );
   }
   if (v.daemon) notes.push("-d: not daemonizing; run under a supervisor");
-  if (v.user !== undefined) notes.push("-u: ignored; start as the user you want");
+  if (v.user !== undefined) {
+    notes.push("-u: ignored; start as the user you want");
+  }
   if (v.threads !== undefined) {
     parseIntFlag(v.threads, "-t", 1, 1024);
     notes.push("-t: ignored; one event loop serves all connections");

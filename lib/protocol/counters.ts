@@ -37,6 +37,37 @@ export interface Counters {
   curr_connections: number;
   conn_yields: number;
   idle_kicks: number;
+  /** Per size class hit counters for `stats slabs`, indexed by class id. */
+  slab: SlabCounters;
+}
+
+/** Largest size class id + 1 (memcached's MAX_NUMBER_OF_SLAB_CLASSES). */
+export const MAX_CLASSES = 64;
+
+/** `stats slabs` per-class command counters (memcached's slab_stats). */
+export interface SlabCounters {
+  get_hits: Float64Array;
+  cmd_set: Float64Array;
+  delete_hits: Float64Array;
+  incr_hits: Float64Array;
+  decr_hits: Float64Array;
+  cas_hits: Float64Array;
+  cas_badval: Float64Array;
+  touch_hits: Float64Array;
+}
+
+function createSlabCounters(): SlabCounters {
+  const a = () => new Float64Array(MAX_CLASSES);
+  return {
+    get_hits: a(),
+    cmd_set: a(),
+    delete_hits: a(),
+    incr_hits: a(),
+    decr_hits: a(),
+    cas_hits: a(),
+    cas_badval: a(),
+    touch_hits: a(),
+  };
 }
 
 /** Creates zeroed counters. */
@@ -73,6 +104,7 @@ export function createCounters(): Counters {
     curr_connections: 0,
     conn_yields: 0,
     idle_kicks: 0,
+    slab: createSlabCounters(),
   };
 }
 

@@ -44,7 +44,12 @@ function seconds(us: number): string {
   return (us / 1e6).toFixed(6);
 }
 
-/** The rows of plain `stats`. */
+/**
+ * The rows of plain `stats`, every field memcached 1.6.18 prints, in its
+ * order. Fields of machinery we do not have (response objects, read
+ * buffers, the hash table's expansion, LRU maintainer/crawler threads,
+ * loggers) report the value an idle memcached shows.
+ */
 export function generalStats(s: Session): Row[] {
   const ctx = s.ctx;
   const c = ctx.counters;
@@ -65,6 +70,14 @@ export function generalStats(s: Session): Row[] {
     ["total_connections", c.total_connections],
     ["rejected_connections", c.rejected_connections],
     ["connection_structures", c.curr_connections],
+    ["response_obj_oom", 0],
+    ["response_obj_count", 0],
+    ["response_obj_bytes", 0],
+    ["read_buf_count", 0],
+    ["read_buf_bytes", 0],
+    ["read_buf_bytes_free", 0],
+    ["read_buf_oom", 0],
+    ["reserved_fds", 0],
     ["cmd_get", c.cmd_get],
     ["cmd_set", c.cmd_set],
     ["cmd_flush", c.cmd_flush],
@@ -89,28 +102,60 @@ export function generalStats(s: Session): Row[] {
     ["store_no_memory", c.store_no_memory],
     ["auth_cmds", c.auth_cmds],
     ["auth_errors", c.auth_errors],
-    ["idle_kicks", c.idle_kicks],
     ["bytes_read", c.bytes_read],
     ["bytes_written", c.bytes_written],
     ["limit_maxbytes", ctx.store.limitBytes],
     ["accepting_conns", 1],
+    ["listen_disabled_num", 0],
+    ["time_in_listen_disabled_us", 0],
     ["threads", 1],
     ["conn_yields", c.conn_yields],
+    ["hash_power_level", 16],
+    ["hash_bytes", 524288],
+    ["hash_is_expanding", 0],
+    ["slab_reassign_rescues", 0],
+    ["slab_reassign_chunk_rescues", 0],
+    ["slab_reassign_evictions_nomem", 0],
+    ["slab_reassign_inline_reclaim", 0],
     ["slab_reassign_busy_items", 0],
+    ["slab_reassign_busy_deletes", 0],
+    ["slab_reassign_running", 0],
     ["slabs_moved", st.slabReassigns],
+    ["lru_crawler_running", 0],
+    ["lru_crawler_starts", 0],
+    ["lru_maintainer_juggles", 0],
+    ["malloc_fails", 0],
+    ["log_worker_dropped", 0],
+    ["log_worker_written", 0],
+    ["log_watcher_skipped", 0],
+    ["log_watcher_sent", 0],
+    ["log_watchers", 0],
+    ["unexpected_napi_ids", 0],
+    ["round_robin_fallback", 0],
     ["bytes", st.bytes],
     ["curr_items", st.currItems],
     ["total_items", st.totalItems],
+    ["slab_global_page_pool", 0],
     ["expired_unfetched", st.expiredUnfetched],
     ["evicted_unfetched", st.evictedUnfetched],
     ["evicted_active", 0],
     ["evictions", st.evictions],
     ["reclaimed", st.reclaimed],
-    ["total_malloced", st.totalMalloced],
+    ["crawler_reclaimed", 0],
+    ["crawler_items_checked", 0],
+    ["lrutail_reflocked", 0],
+    ["moves_to_cold", 0],
+    ["moves_to_warm", 0],
+    ["moves_within_lru", 0],
+    ["direct_reclaims", 0],
+    ["lru_bumps_dropped", 0],
   ];
 }
 
-/** The rows of `stats settings`. */
+/**
+ * The rows of `stats settings`, memcached 1.6.18's fields in its order
+ * (extstore and TLS fields show memcached's values with those features off).
+ */
 export function settingsStats(s: Session): Row[] {
   const cfg = s.ctx.config;
   return [
@@ -142,21 +187,52 @@ export function settingsStats(s: Session): Row[] {
     ["hashpower_init", 0],
     ["slab_reassign", "yes"],
     ["slab_automove", 1],
+    ["slab_automove_ratio", "0.80"],
+    ["slab_automove_window", 30],
     ["slab_chunk_max", Math.min(cfg.maxItemSize, 512 * 1024)],
     ["lru_crawler", "yes"],
+    ["lru_crawler_sleep", 100],
+    ["lru_crawler_tocrawl", 0],
+    ["tail_repair_time", 0],
+    ["flush_enabled", cfg.disableFlush ? "no" : "yes"],
+    ["dump_enabled", "yes"],
+    ["hash_algorithm", "murmur3"],
     ["lru_maintainer_thread", "no"],
+    ["lru_segmented", "no"],
     ["hot_lru_pct", 20],
     ["warm_lru_pct", 40],
+    ["hot_max_factor", "0.20"],
+    ["warm_max_factor", "2.00"],
+    ["temp_lru", "no"],
+    ["temporary_ttl", 61],
     ["idle_timeout", cfg.idleTimeout],
     ["watcher_logbuf_size", 0],
     ["worker_logbuf_size", 0],
     ["read_buf_mem_limit", 0],
     ["track_sizes", "no"],
     ["inline_ascii_response", "no"],
-    ["ext_item_size", 0],
-    ["flush_enabled", cfg.disableFlush ? "no" : "yes"],
-    ["dump_enabled", "yes"],
+    ["ext_item_size", 512],
+    ["ext_item_age", 4294967295],
+    ["ext_low_ttl", 0],
+    ["ext_recache_rate", 2000],
+    ["ext_wbuf_size", 4194304],
+    ["ext_compact_under", 0],
+    ["ext_drop_under", 0],
+    ["ext_max_sleep", 1000000],
+    ["ext_max_frag", "0.80"],
+    ["slab_automove_freeratio", "0.010"],
+    ["ext_drop_unread", "no"],
     ["ssl_enabled", "no"],
+    ["ssl_chain_cert", "(null)"],
+    ["ssl_key", "(null)"],
+    ["ssl_verify_mode", 0],
+    ["ssl_keyformat", 1],
+    ["ssl_ciphers", "NULL"],
+    ["ssl_ca_cert", "NULL"],
+    ["ssl_wbuf_size", 16384],
+    ["ssl_session_cache", "no"],
+    ["ssl_kernel_tls", "no"],
+    ["ssl_min_version", "tlsv1.2"],
     ["num_napi_ids", "(null)"],
     ["memory_file", "(null)"],
   ];
@@ -164,28 +240,63 @@ export function settingsStats(s: Session): Row[] {
 
 function classRows(s: Session, items: boolean): Row[] {
   const rows: Row[] = [];
-  const now = s.ctx.clock.now();
+  const sc = s.ctx.counters.slab;
   let active = 0;
   for (const k of s.ctx.store.classes()) {
     active++;
+    const id = k.id;
     if (items) {
       if (k.items === 0) continue;
+      // One LRU per class here: every item counts as COLD; HOT/WARM/TEMP
+      // segments and the maintainer's moves do not exist.
+      const p = `items:${id}:`;
       rows.push(
-        [`items:${k.id}:number`, k.items],
-        [`items:${k.id}:age`, k.oldestAge],
-        [`items:${k.id}:evicted`, k.evictions],
-        [`items:${k.id}:outofmemory`, 0],
+        [p + "number", k.items],
+        [p + "number_hot", 0],
+        [p + "number_warm", 0],
+        [p + "number_cold", k.items],
+        [p + "age_hot", 0],
+        [p + "age_warm", 0],
+        [p + "age", k.oldestAge],
+        [p + "evicted", k.evictions],
+        [p + "evicted_nonzero", 0],
+        [p + "evicted_time", 0],
+        [p + "outofmemory", 0],
+        [p + "tailrepairs", 0],
+        [p + "reclaimed", 0],
+        [p + "expired_unfetched", 0],
+        [p + "evicted_unfetched", 0],
+        [p + "evicted_active", 0],
+        [p + "crawler_reclaimed", 0],
+        [p + "crawler_items_checked", 0],
+        [p + "lrutail_reflocked", 0],
+        [p + "moves_to_cold", 0],
+        [p + "moves_to_warm", 0],
+        [p + "moves_within_lru", 0],
+        [p + "direct_reclaims", 0],
+        [p + "hits_to_hot", 0],
+        [p + "hits_to_warm", 0],
+        [p + "hits_to_cold", sc.get_hits[id]],
+        [p + "hits_to_temp", 0],
       );
     } else {
       const total = k.pages * k.chunksPerPage;
       rows.push(
-        [`${k.id}:chunk_size`, k.chunkSize],
-        [`${k.id}:chunks_per_page`, k.chunksPerPage],
-        [`${k.id}:total_pages`, k.pages],
-        [`${k.id}:total_chunks`, total],
-        [`${k.id}:used_chunks`, k.usedChunks],
-        [`${k.id}:free_chunks`, k.freeChunks],
-        [`${k.id}:free_chunks_end`, 0],
+        [`${id}:chunk_size`, k.chunkSize],
+        [`${id}:chunks_per_page`, k.chunksPerPage],
+        [`${id}:total_pages`, k.pages],
+        [`${id}:total_chunks`, total],
+        [`${id}:used_chunks`, k.usedChunks],
+        [`${id}:free_chunks`, k.freeChunks],
+        [`${id}:free_chunks_end`, 0],
+        [`${id}:get_hits`, sc.get_hits[id]],
+        [`${id}:cmd_set`, sc.cmd_set[id]],
+        [`${id}:delete_hits`, sc.delete_hits[id]],
+        [`${id}:incr_hits`, sc.incr_hits[id]],
+        [`${id}:decr_hits`, sc.decr_hits[id]],
+        [`${id}:cas_hits`, sc.cas_hits[id]],
+        [`${id}:cas_badval`, sc.cas_badval[id]],
+        [`${id}:touch_hits`, sc.touch_hits[id]],
       );
     }
   }

@@ -153,12 +153,17 @@ export function parseUint32(buf: Uint8Array, s: number, e: number): number {
   return Number(num.big & 0xffffffffn);
 }
 
-/** memcached's safe_strtoull: uint64, rejects negatives; -1n on failure. */
+/**
+ * memcached's safe_strtoull: uint64; a negative number is negated modulo
+ * 2^64 and rejected only when that sets the top bit (so "-0" is 0). -1n on
+ * failure.
+ */
 export function parseUint64(buf: Uint8Array, s: number, e: number): bigint {
   if (!scanNumber(buf, s, e)) return -1n;
   const mag = num.isBig ? num.big : BigInt(num.val);
-  if (num.neg && mag !== 0n) return -1n;
-  return mag;
+  if (!num.neg) return mag;
+  const r = (-mag) & U64_MAX;
+  return r > I64_MAX ? -1n : r;
 }
 
 /**

@@ -1,33 +1,39 @@
 /**
  * Unsigned 64-bit decimal arithmetic for `incr`/`decr`.
  *
- * Values are parsed the way memcached's `safe_strtoull` accepts them, but
- * strictly: optional leading blanks, at least one digit, optional trailing
- * blanks, nothing else, at most 2^64-1.
+ * Stored values are parsed exactly as memcached's `safe_strtoull` reads them:
+ * leading white space, an optional sign, digits, then the end or white space
+ * (so `"12 34"` reads as 12 and `"+5"` as 5); a negative number is negated
+ * modulo 2^64 and rejected only if the result has its top bit set.
  * @module
  */
 
 /** 2^64 - 1, the largest counter value. */
 export const U64_MAX = 0xffffffffffffffffn;
+const TOP_BIT = 1n << 63n;
 
-function isBlank(b: number): boolean {
-  return b === 32 || b === 9;
+function isSpace(b: number): boolean {
+  return b === 32 || (b >= 9 && b <= 13);
 }
 
 /**
  * Parses `len` bytes of `buf` at `start` as an unsigned 64-bit decimal.
- * Returns the value, or -1n if the text is not a valid counter.
+ * Returns the value, or -1n if memcached would call it non-numeric.
  */
 export function parseU64(buf: Uint8Array, start: number, len: number): bigint {
   const end = start + len;
   let i = start;
-  while (i < end && isBlank(buf[i])) i++;
+  while (i < end && isSpace(buf[i])) i++;
+  let neg = false;
+  if (i < end && (buf[i] === 43 || buf[i] === 45)) {
+    neg = buf[i] === 45;
+    i++;
+  }
   const ds = i;
   while (i < end && buf[i] >= 48 && buf[i] <= 57) i++;
   const de = i;
   if (de === ds) return -1n;
-  while (i < end && isBlank(buf[i])) i++;
-  if (i !== end) return -1n;
+  if (i < end && !isSpace(buf[i])) return -1n;
   let v = 0n;
   let j = ds;
   while (j < de) {
@@ -39,8 +45,11 @@ export function parseU64(buf: Uint8Array, start: number, len: number): bigint {
       m *= 10;
     }
     v = v * BigInt(m) + BigInt(n);
+    if (v > U64_MAX) return -1n; // ERANGE
   }
-  return v > U64_MAX ? -1n : v;
+  if (!neg) return v;
+  const r = (-v) & U64_MAX;
+  return r >= TOP_BIT ? -1n : r;
 }
 
 /** Applies incr (wrapping at 2^64) or decr (flooring at 0) to `v`. */
