@@ -9,8 +9,9 @@
 
 import type { Context } from "./context.ts";
 import { createOutBuf, type OutBuf } from "./outbuf.ts";
-import { createTokens, type Tokens, tokenize } from "./tokens.ts";
+import { createTokens, tokenize, type Tokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
+import { getMore } from "./text.ts";
 
 /** Longest command line memcached buffers without a newline. */
 export const MAX_LINE = 2048;
@@ -18,6 +19,11 @@ export const MAX_LINE = 2048;
 export const MAX_GET_LINE = 1024 * 1024;
 /** Returned by handlers when the command's data block is incomplete. */
 export const NEED_MORE = -1;
+/**
+ * Returned by a handler that answered part of its line and stopped because
+ * the output passed `maxOutputBytes`; `feed` consumes up to `resumeAt`.
+ */
+export const PAUSE = -2;
 
 /** State of one connection's protocol. */
 export interface Session {
@@ -34,6 +40,17 @@ export interface Session {
   id: number;
   /** False until ASCII auth succeeds, when `-Y` is on. */
   authed: boolean;
+  /**
+   * A multiget paused after its replies passed the output bound (so one line
+   * naming a big value thousands of times is never buffered whole): 0 when
+   * none, else 1 | 2 (gets) | 4 (gat/gats). The rest of its line holds the
+   * remaining keys and is fed to `getMore`.
+   */
+  getMore: number;
+  /** Expiry of the paused gat/gats. */
+  getExp: number;
+  /** Buffer offset up to which a PAUSE consumed the line. */
+  resumeAt: number;
 }
 
 /** Creates the protocol state for a new connection. */
@@ -47,6 +64,9 @@ export function createSession(ctx: Context, id = 0): Session {
     close: false,
     id,
     authed: ctx.auth === null,
+    getMore: 0,
+    getExp: 0,
+    resumeAt: 0,
   };
 }
 
@@ -75,15 +95,24 @@ export function feed(
     if (nl >= end) nl = -1;
     if (nl < 0) {
       const pending = end - p;
-      if (pending > MAX_LINE && !(isGetLine(buf, p, end) && pending <= MAX_GET_LINE)) {
+      if (
+        pending > MAX_LINE &&
+        !(isGetLine(buf, p, end) && pending <= MAX_GET_LINE)
+      ) {
         s.close = true; // memcached drops a client sending junk lines
       }
       break;
     }
     let le = nl;
     if (le - p > 1 && buf[le - 1] === 13) le--;
-    const r = dispatch(s, buf, p, le, nl + 1, end);
+    const r = s.getMore !== 0
+      ? getMore(s, buf, p, le)
+      : dispatch(s, buf, p, le, nl + 1, end);
     if (r === NEED_MORE) break;
+    if (r === PAUSE) {
+      p = s.resumeAt; // the output check above stops us until it is sent
+      continue;
+    }
     p = nl + 1 + r;
   }
   return p - start;
@@ -99,7 +128,12 @@ function isGetLine(buf: Uint8Array, p: number, end: number): boolean {
 }
 
 /** Tokenizes a line into the session's token table. */
-export function tokenizeLine(s: Session, buf: Uint8Array, ls: number, le: number): Tokens {
+export function tokenizeLine(
+  s: Session,
+  buf: Uint8Array,
+  ls: number,
+  le: number,
+): Tokens {
   tokenize(buf, ls, le, s.t);
   return s.t;
 }

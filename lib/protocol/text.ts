@@ -10,7 +10,7 @@ import { Mode, Status } from "../store/types.ts";
 import { absoluteExpiry } from "./exptime.ts";
 import { putByte, putCrlf, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import { NEED_MORE, type Session } from "./session.ts";
+import { NEED_MORE, PAUSE, type Session } from "./session.ts";
 import {
   parseCas,
   parseInt32,
@@ -44,10 +44,6 @@ export function get(
 ): number {
   const t = s.t;
   const ctx = s.ctx;
-  const store = ctx.store;
-  const c = ctx.counters;
-  const o = s.out;
-  const mark = o.len;
   let k = 1;
   let exp = 0;
   if (touch) {
@@ -59,6 +55,39 @@ export function get(
     exp = absoluteExpiry(e, ctx.clock.now(), ctx.started);
     k = 2;
   }
+  return getKeys(s, buf, le, k, exp, withCas, touch);
+}
+
+/** Continues a paused get: `buf[ls, le)` holds only its remaining keys. */
+export function getMore(
+  s: Session,
+  buf: Uint8Array,
+  ls: number,
+  le: number,
+): number {
+  const m = s.getMore;
+  s.getMore = 0;
+  tokenize(buf, ls, le, s.t);
+  return getKeys(s, buf, le, 0, s.getExp, (m & 2) !== 0, (m & 4) !== 0);
+}
+
+/** Answers the keys from token `k` on; PAUSEs when the output passes its bound. */
+function getKeys(
+  s: Session,
+  buf: Uint8Array,
+  le: number,
+  k: number,
+  exp: number,
+  withCas: boolean,
+  touch: boolean,
+): number {
+  const t = s.t;
+  const ctx = s.ctx;
+  const store = ctx.store;
+  const c = ctx.counters;
+  const o = s.out;
+  const mark = o.len;
+  const maxOut = ctx.config.maxOutputBytes;
   for (;;) {
     for (; k < t.n; k++) {
       const ks = t.start[k];
@@ -83,9 +112,11 @@ export function get(
         store.setExp(h, exp);
         c.cmd_touch++;
         c.touch_hits++;
+        c.slab.touch_hits[store.classOf(h)]++;
       } else {
         c.cmd_get++;
         c.get_hits++;
+        c.slab.get_hits[store.classOf(h)]++;
       }
       const vlen = store.valueLen(h);
       putRange(o, R.VALUE, 0, 6);
@@ -102,6 +133,9 @@ export function get(
       const vs = store.valueStart(h);
       putRange(o, store.valueBytes(h), vs, vs + vlen);
       putCrlf(o);
+      if (o.len > maxOut && (k + 1 < t.n || t.rest >= 0)) {
+        return pause(s, buf, t.end[k], le, mark, withCas, touch, exp);
+      }
     }
     if (t.rest < 0) break;
     tokenize(buf, t.rest, le, t);
@@ -109,6 +143,37 @@ export function get(
   }
   putRange(o, R.END, 0, 5);
   return 0;
+}
+
+/**
+ * Stops a get whose replies passed the output bound with keys left: the line
+ * is consumed up to `at` so the connection sends what we have before the rest
+ * is looked up. A too-long key later on the line still fails the whole
+ * command (earlier VALUEs dropped), as in memcached, so look for one first.
+ */
+function pause(
+  s: Session,
+  buf: Uint8Array,
+  at: number,
+  le: number,
+  mark: number,
+  withCas: boolean,
+  touch: boolean,
+  exp: number,
+): number {
+  let run = 0;
+  for (let i = at; i < le && buf[i] !== 0; i++) {
+    run = buf[i] === 32 ? 0 : run + 1;
+    if (run > KEY_MAX) {
+      s.out.len = mark;
+      reply(s, R.BAD_FORMAT);
+      return 0;
+    }
+  }
+  s.getMore = 1 | (withCas ? 2 : 0) | (touch ? 4 : 0);
+  s.getExp = exp;
+  s.resumeAt = at;
+  return PAUSE;
 }
 
 /**
@@ -159,7 +224,7 @@ export function update(
   }
   const ctx = s.ctx;
   const store = ctx.store;
-  if (!store.fits(kl, vlen)) {
+  if (!store.fits(kl, vlen, flags)) {
     ctx.counters.store_too_large++;
     if (mode === Mode.Set) store.remove(buf, ks, kl);
     reply(s, R.TOO_LARGE);
@@ -167,27 +232,38 @@ export function update(
     return 0;
   }
   if (end - ds < vlen + 2) return NEED_MORE;
+  const c = ctx.counters;
+  // Counted once the data block is read, as memcached does: a bad chunk
+  // counts, an item too large does not.
+  c.cmd_set++;
   if (buf[ds + vlen] !== 13 || buf[ds + vlen + 1] !== 10) {
     reply(s, R.BAD_CHUNK);
     return vlen + 2;
   }
-  const c = ctx.counters;
-  c.cmd_set++;
   const exp = absoluteExpiry(exptime, ctx.clock.now(), ctx.started);
   const st = store.store(mode, buf, ks, kl, flags, exp, buf, ds, vlen, cas);
   switch (st) {
-    case Status.Stored:
-      if (isCas) c.cas_hits++;
+    case Status.Stored: {
+      const cls = store.classOf(store.lastHandle);
+      c.slab.cmd_set[cls]++;
+      if (isCas) {
+        c.cas_hits++;
+        c.slab.cas_hits[cls]++;
+      }
       reply(s, R.STORED);
       break;
+    }
     case Status.NotStored:
     case Status.TooLarge:
       reply(s, R.NOT_STORED);
       break;
-    case Status.Exists:
+    case Status.Exists: {
       c.cas_badval++;
+      const h = store.peek(buf, ks, kl);
+      if (h >= 0) c.slab.cas_badval[store.classOf(h)]++;
       reply(s, R.EXISTS);
       break;
+    }
     case Status.NotFound:
       c.cas_misses++;
       reply(s, R.NOT_FOUND);
@@ -222,8 +298,13 @@ export function arith(s: Session, buf: Uint8Array, incr: boolean): number {
   const c = s.ctx.counters;
   switch (store.incrDecr(buf, ks, kl, incr, delta)) {
     case Status.Stored:
-      if (incr) c.incr_hits++;
-      else c.decr_hits++;
+      if (incr) {
+        c.incr_hits++;
+        c.slab.incr_hits[store.classOf(store.lastHandle)]++;
+      } else {
+        c.decr_hits++;
+        c.slab.decr_hits[store.classOf(store.lastHandle)]++;
+      }
       if (s.noreply) s.noreply = false;
       else {
         putText(s.out, store.lastNumber.toString());
@@ -271,8 +352,12 @@ export function del(s: Session, buf: Uint8Array): number {
     return 0;
   }
   const c = s.ctx.counters;
-  if (s.ctx.store.remove(buf, ks, kl) === Status.Deleted) {
+  const store = s.ctx.store;
+  const h = store.peek(buf, ks, kl);
+  if (h >= 0) {
     c.delete_hits++;
+    c.slab.delete_hits[store.classOf(h)]++;
+    store.removeHandle(h);
     reply(s, R.DELETED);
   } else {
     c.delete_misses++;
@@ -311,6 +396,7 @@ export function touch(s: Session, buf: Uint8Array): number {
   }
   ctx.store.setExp(h, absoluteExpiry(e, ctx.clock.now(), ctx.started));
   c.touch_hits++;
+  c.slab.touch_hits[ctx.store.classOf(h)]++;
   reply(s, R.TOUCHED);
   return 0;
 }

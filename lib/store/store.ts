@@ -71,6 +71,12 @@ const TWO32 = 4294967296;
 const COPY_LOOP_MAX = 48;
 const INITIAL_BUCKETS = 1 << 16;
 
+/** memcached's ITEM_ntotal: header, key, value and 4 bytes of non-zero flags. */
+function itemBytes(u: Uint32Array, w: number): number {
+  return (u[w + META] & KLEN_MASK) + u[w + VLEN] + OVERHEAD +
+    (u[w + FLAGS] !== 0 ? 4 : 0);
+}
+
 function clampExp(exp: number): number {
   if (exp < 0) return 1;
   return exp > 0xffffffff ? 0xffffffff : exp;
@@ -199,7 +205,7 @@ class SlabStore implements Store {
   sizeOf(h: number): number {
     const u = this.u(h);
     const w = this.w(h);
-    return (u[w + META] & KLEN_MASK) + u[w + VLEN] + OVERHEAD;
+    return itemBytes(u, w);
   }
   valueLen(h: number): number {
     return this.u(h)[this.w(h) + VLEN];
@@ -233,8 +239,9 @@ class SlabStore implements Store {
     u[w + CASHI] = Math.floor(cas / TWO32);
   }
 
-  fits(keyLen: number, valueLen: number): boolean {
-    return keyLen + valueLen + OVERHEAD <= this.maxItemSize;
+  fits(keyLen: number, valueLen: number, flags = 0): boolean {
+    return keyLen + valueLen + OVERHEAD + (flags !== 0 ? 4 : 0) <=
+      this.maxItemSize;
   }
 
   // ---- liveness ----
@@ -441,7 +448,7 @@ class SlabStore implements Store {
     const s = this.stats;
     s.currItems++;
     s.totalItems++;
-    s.bytes += (u[w + META] & KLEN_MASK) + u[w + VLEN] + OVERHEAD;
+    s.bytes += itemBytes(u, w);
     if (s.currItems > this.growAt) this.growIndex();
   }
 
@@ -454,7 +461,7 @@ class SlabStore implements Store {
     const w = this.w(h);
     this.items[c]--;
     this.stats.currItems--;
-    this.stats.bytes -= (u[w + META] & KLEN_MASK) + u[w + VLEN] + OVERHEAD;
+    this.stats.bytes -= itemBytes(u, w);
     u[w + META] = 0;
     this.freePush(h, c);
   }
@@ -644,7 +651,7 @@ class SlabStore implements Store {
     const now = this.clock.now();
     const hv = hashBytes(key, kStart, kLen);
     let h = this.lookup(key, kStart, kLen, hv, now);
-    if (!this.fits(kLen, vLen)) {
+    if (!this.fits(kLen, vLen, flags)) {
       if (mode === Mode.Set && h !== 0) this.unlinkItem(h);
       return Status.TooLarge;
     }
@@ -662,8 +669,8 @@ class SlabStore implements Store {
         if (h === 0) return Status.NotStored;
         oldLen = this.valueLen(h);
         newLen = oldLen + vLen;
-        if (!this.fits(kLen, newLen)) return Status.NotStored;
         flags = this.flagsOf(h);
+        if (!this.fits(kLen, newLen, flags)) return Status.NotStored;
         exp = this.expOf(h);
         break;
       case Mode.Cas:
@@ -689,10 +696,11 @@ class SlabStore implements Store {
       } else {
         copyBytes(u8, vo, value, vStart, vLen);
       }
-      this.stats.bytes += newLen - u[w + VLEN];
+      this.stats.bytes -= itemBytes(u, w);
       this.stats.totalItems++;
       u[w + VLEN] = newLen;
       u[w + FLAGS] = flags;
+      this.stats.bytes += itemBytes(u, w);
       u[w + EXP] = clampExp(exp);
       u[w + ATIME] = now;
       u[w + META] = kLen | LINKED;
@@ -757,6 +765,37 @@ class SlabStore implements Store {
     this.writeCas(u, w, cas);
   }
 
+  restore(
+    key: Uint8Array,
+    kStart: number,
+    kLen: number,
+    flags: number,
+    exp: number,
+    value: Uint8Array,
+    vStart: number,
+    vLen: number,
+    cas: number,
+  ): Status {
+    const st = this.store(
+      Mode.Set,
+      key,
+      kStart,
+      kLen,
+      flags,
+      exp,
+      value,
+      vStart,
+      vLen,
+      0,
+    );
+    if (st !== Status.Stored) return st;
+    const h = this.lastHandle;
+    this.writeCas(this.u(h), this.w(h), cas);
+    this.lastCas = cas;
+    if (cas > this.casCounter) this.casCounter = cas;
+    return st;
+  }
+
   remove(key: Uint8Array, start: number, len: number): Status {
     const h = this.lookup(
       key,
@@ -816,7 +855,7 @@ class SlabStore implements Store {
       copyBytes(pool.u8[nh >>> this.cb], (w << 2) + HDR, key, start, len);
       this.unlinkItem(h);
       this.linkItem(nh, c, hv);
-      this.stats.totalItems--; // a rewrite, not a new item
+      // memcached links a new item here, so total_items counts it.
       target = nh;
     } else {
       const u = this.u(h);

@@ -162,6 +162,22 @@ export interface Store {
   readonly lastCas: number;
   /** Handle of the item written by the last successful {@link store} or {@link incrDecr}. */
   readonly lastHandle: number;
+  /**
+   * Stores an item with a given cas unique (warm restart from a snapshot):
+   * Set semantics, then the item's cas is `cas` and the global cas counter
+   * is raised to at least `cas`, so later stores get larger values.
+   */
+  restore?(
+    key: Uint8Array,
+    kStart: number,
+    kLen: number,
+    flags: number,
+    exp: number,
+    value: Uint8Array,
+    vStart: number,
+    vLen: number,
+    cas: number,
+  ): Status;
 
   /** Removes a live item: Deleted or NotFound. */
   remove(key: Uint8Array, start: number, len: number): Status;
@@ -185,8 +201,11 @@ export interface Store {
 
   /** Invalidates every item stored at or before unix time `at` once `at` has come. */
   flushAll(at: number): void;
-  /** Whether an item of these sizes fits under the item size limit. */
-  fits(keyLen: number, valueLen: number): boolean;
+  /**
+   * Whether an item of these sizes fits under the item size limit (non-zero
+   * client flags take 4 more bytes, as in memcached).
+   */
+  fits(keyLen: number, valueLen: number, flags?: number): boolean;
   /** Reclaims up to `budget` expired items; returns how many were looked at. */
   sweep(budget: number): number;
   /** Calls `fn` with the handle of every live item (for snapshots, cachedump). */
