@@ -5,6 +5,7 @@
  */
 
 import { type Clock, systemClock } from "./clock.ts";
+import type { TlsConfig } from "./tls.ts";
 
 /** Everything the server needs to know to start. */
 export interface Config {
@@ -36,8 +37,17 @@ export interface Config {
   disableFlush: boolean;
   /** Stop reading from a client whose unsent replies exceed this many bytes. */
   maxOutputBytes: number;
+  /** I/O backend (`--io`): Deno sockets, or epoll via FFI (Linux, faster). */
+  io: "portable" | "epoll";
   /** Time source (tests inject a manual clock). */
   clock: Clock;
+  /** TLS (`-Z`, `-o ssl_chain_cert=,ssl_key=`); null = plain TCP only. */
+  tls: TlsConfig | null;
+  /**
+   * ASCII auth (`-Y`): checks `user`/`password` in constant time; null =
+   * authentication off.
+   */
+  auth: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
 }
 
 /** memcached's defaults, with our own for what memcached does not have. */
@@ -57,6 +67,9 @@ export function defaultConfig(): Config {
     enableShutdown: false,
     disableFlush: false,
     maxOutputBytes: 4 * 1024 * 1024,
+    io: "portable",
     clock: systemClock,
+    tls: null,
+    auth: null,
   };
 }

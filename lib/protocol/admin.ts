@@ -149,7 +149,9 @@ export function slabs(s: Session, buf: Uint8Array): number {
   if (t.n >= 3 && tokenIs(buf, t, 1, W.automove)) {
     s.noreply = noreplyLast(buf, t);
     if (tokenIs(buf, t, 2, W.ratio)) {
-      if (t.n < 4 || Number.isNaN(Number(decodeToken(buf, t.start[3], t.end[3])))) {
+      if (
+        t.n < 4 || Number.isNaN(Number(decodeToken(buf, t.start[3], t.end[3])))
+      ) {
         reply(s, R.ERROR);
       } else reply(s, R.OK);
       return 0;
@@ -184,7 +186,10 @@ export function lru(s: Session, buf: Uint8Array): number {
     const ok = tokenIs(buf, t, 2, W.flat) || tokenIs(buf, t, 2, W.segmented);
     reply(s, ok ? R.OK : R.ERROR);
   } else if (tokenIs(buf, t, 1, W.temp_ttl) && t.n >= 3) {
-    reply(s, Number.isNaN(parseInt32(buf, t.start[2], t.end[2])) ? R.ERROR : R.OK);
+    reply(
+      s,
+      Number.isNaN(parseInt32(buf, t.start[2], t.end[2])) ? R.ERROR : R.OK,
+    );
   } else reply(s, R.ERROR);
   return 0;
 }
@@ -210,14 +215,18 @@ export function lruCrawler(s: Session, buf: Uint8Array): number {
     reply(s, METADUMP);
     return 0;
   }
-  if (t.n === 3 && (tokenIs(buf, t, 1, W.tocrawl) || tokenIs(buf, t, 1, W.sleep))) {
+  if (
+    t.n === 3 && (tokenIs(buf, t, 1, W.tocrawl) || tokenIs(buf, t, 1, W.sleep))
+  ) {
     const v = parseUint32(buf, t.start[2], t.end[2]);
     if (Number.isNaN(v)) reply(s, R.BAD_FORMAT);
     else if (tokenIs(buf, t, 1, W.sleep) && v > 1_000_000) reply(s, SLEEP);
     else reply(s, R.OK);
     return 0;
   }
-  if (t.n === 2 && (tokenIs(buf, t, 1, W.enable) || tokenIs(buf, t, 1, W.disable))) {
+  if (
+    t.n === 2 && (tokenIs(buf, t, 1, W.enable) || tokenIs(buf, t, 1, W.disable))
+  ) {
     reply(s, R.OK);
     return 0;
   }

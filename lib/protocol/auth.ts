@@ -43,7 +43,6 @@ export function authCommand(
     return NEED_MORE;
   }
   const ctx = s.ctx;
-  ctx.counters.auth_cmds++;
   if (buf[ds + size] !== 13 || buf[ds + size + 1] !== 10) {
     reply(s, BAD_TERM);
     return size + 2;
@@ -55,6 +54,7 @@ export function authCommand(
   }
   const user = buf.subarray(t.start[0], t.end[0]);
   const pass = buf.subarray(t.start[1], t.end[1]);
+  ctx.counters.auth_cmds++; // memcached counts only completed checks
   if (ctx.auth !== null && ctx.auth(user, pass)) {
     s.authed = true;
     reply(s, R.STORED);

@@ -39,7 +39,9 @@ const W = {
   watch: ascii("watch"),
   verbosity: ascii("verbosity"),
   lru: ascii("lru"),
+  refresh_certs: ascii("refresh_certs"),
 };
+const TLS_OFF = new TextEncoder().encode("Error TLS not enabled\r\n");
 
 const decoder = new TextDecoder();
 
@@ -122,6 +124,11 @@ export function dispatch(
       if (tokenIs(buf, t, 0, W.watch)) return admin.watch(s);
       if (tokenIs(buf, t, 0, W.verbosity)) return admin.verbosity(s, buf);
       if (tokenIs(buf, t, 0, W.lru)) return admin.lru(s, buf);
+      if (tokenIs(buf, t, 0, W.refresh_certs) && s.ctx.config.tls === null) {
+        // Certificates are read once at start; without TLS, memcached's reply.
+        reply(s, TLS_OFF);
+        return 0;
+      }
       return unknown(s, buf);
   }
   reply(s, R.ERROR);

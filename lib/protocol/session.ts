@@ -97,7 +97,7 @@ export function feed(
       const pending = end - p;
       if (
         pending > MAX_LINE &&
-        !(isGetLine(buf, p, end) && pending <= MAX_GET_LINE)
+        !(s.authed && isGetLine(buf, p, end) && pending <= MAX_GET_LINE)
       ) {
         s.close = true; // memcached drops a client sending junk lines
       }

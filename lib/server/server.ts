@@ -10,6 +10,7 @@ import type { Context } from "../protocol/context.ts";
 import { createCounters } from "../protocol/counters.ts";
 import { createSession } from "../protocol/session.ts";
 import { createStore } from "../store/store.ts";
+import { listenTls } from "../tls.ts";
 import { type Client, serveClient } from "./connection.ts";
 
 const TOO_MANY = new TextEncoder().encode(
@@ -30,10 +31,20 @@ export interface Server {
   close(): Promise<void>;
   /** Resolves once the server has fully stopped (shutdown command, --single). */
   readonly finished: Promise<void>;
+  /** Port of the TLS listener (the main port with `-Z` alone); 0 = no TLS. */
+  readonly tlsPort: number;
+}
+
+/** Optional steps run at fixed points of the server's life (e.g. snapshots). */
+export interface ServerHooks {
+  /** Runs once the store exists, before any listener opens (load a snapshot). */
+  beforeListen?(ctx: Context): void;
+  /** Runs during close, after every client is gone (write a final snapshot). */
+  onClose?(ctx: Context): Promise<void>;
 }
 
 /** Starts listening according to `config`. */
-export function startServer(config: Config): Server {
+export function startServer(config: Config, hooks: ServerHooks = {}): Server {
   // The system clock is read once per batch, not per command.
   const cached = config.clock === systemClock ? cachedClock() : null;
   const clock = cached ?? config.clock;
@@ -60,26 +71,52 @@ export function startServer(config: Config): Server {
       void close();
     },
     verbose: config.verbose,
-    auth: null,
+    auth: config.auth,
     tick,
   };
+  hooks.beforeListen?.(ctx);
 
   const listeners: Deno.Listener[] = [];
   let port = 0;
+  let tlsPort = 0;
+  const tls = config.tls;
   if (config.port >= 0) {
-    const l = Deno.listen({ hostname: config.listen, port: config.port });
+    // `-Z` alone makes the main port TLS, as in memcached.
+    const l = tls !== null && tls.port === null
+      ? listenTls(config.listen, config.port, tls)
+      : Deno.listen({ hostname: config.listen, port: config.port });
     listeners.push(l);
     port = (l.addr as Deno.NetAddr).port;
+    config.port = port; // `stats settings` reports the bound port
+    if (tls !== null && tls.port === null) tlsPort = port;
+  }
+  if (tls !== null && tls.port !== null) {
+    try {
+      const l = listenTls(config.listen, tls.port, tls);
+      listeners.push(l);
+      tlsPort = (l.addr as Deno.NetAddr).port;
+    } catch (e) {
+      for (const l of listeners) closeQuietly(l);
+      throw e;
+    }
   }
   if (config.unixSocket) {
+    const path = config.unixSocket;
     try {
-      Deno.removeSync(config.unixSocket);
+      // Like memcached: replace a stale socket, but never delete a file
+      // that is not one (a typo in -s must not remove someone's data).
+      if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
     } catch {
-      // no stale socket
+      // nothing there
     }
-    const l = Deno.listen({ transport: "unix", path: config.unixSocket });
-    Deno.chmodSync(config.unixSocket, config.unixMask);
-    listeners.push(l);
+    try {
+      const l = Deno.listen({ transport: "unix", path });
+      listeners.push(l);
+      Deno.chmodSync(path, config.unixMask);
+    } catch (e) {
+      for (const l of listeners) closeQuietly(l);
+      throw e;
+    }
   }
 
   let nextId = 1;
@@ -186,6 +223,13 @@ export function startServer(config: Config): Server {
       await deadline;
       for (const c of clients) closeQuietly(c.conn);
       await Promise.allSettled([...tasks, ...loops]);
+      if (hooks.onClose) {
+        try {
+          await hooks.onClose(ctx);
+        } catch (e) {
+          console.error(`denocached: ${(e as Error).message}`);
+        }
+      }
       if (config.unixSocket) {
         try {
           Deno.removeSync(config.unixSocket);
@@ -204,6 +248,7 @@ export function startServer(config: Config): Server {
     ctx,
     close,
     finished,
+    tlsPort,
   };
 }
 

@@ -1,0 +1,234 @@
+/**
+ * Warm restart (`--snapshot FILE`): write every live item to a file on exit
+ * (and every `--snapshot-interval` seconds), load it back at start.
+ *
+ * Writing is atomic: items go to `FILE.tmp`, which is fsynced and renamed
+ * over `FILE` (then the directory is fsynced), so a crash or `kill -9` at any
+ * moment leaves the previous snapshot intact. The format (see
+ * `snapshot_format.ts`) checksums each block, so a damaged file yields every
+ * intact block plus a clear report — never a crash, never unchecked data.
+ *
+ * Consistency: items are copied out of the store synchronously one block
+ * (~4 MiB) at a time and each block is written before the next is copied,
+ * so a large cache never stalls the event loop for long nor is duplicated in
+ * memory. At exit no client is connected, so the file is an exact image. A
+ * periodic snapshot taken while clients write is "fuzzy": an item changed
+ * during the snapshot may be saved in its old or its new state, and an item
+ * moved by a rewrite can appear twice (the later copy, which wins on load, is
+ * the newer one) or be missed if it moved behind the cursor.
+ * @module
+ */
+
+import type { Store } from "./store/types.ts";
+import {
+  BLOCK_HEADER,
+  encodeBlockHeader,
+  encodeFileHeader,
+  encodeItemHeader,
+  FILE_HEADER,
+  ITEM_HEADER,
+  TAG_BLOCK,
+  TAG_END,
+} from "./snapshot_format.ts";
+
+/** Target payload size of one block (the unit a checksum protects). */
+export const BLOCK_BYTES = 4 * 1024 * 1024;
+/** Batches a save is split into at most, once blocks alone would need more. */
+const MAX_BATCHES = 16;
+/** Thrown out of `store.forEach` to end a batch (it has no early exit). */
+const STOP = Symbol("stop");
+
+export {
+  describeLoad,
+  loadClean,
+  type LoadReport,
+  loadSnapshot,
+  SnapshotError,
+} from "./snapshot_load.ts";
+
+/** What one save wrote. */
+export interface SaveReport {
+  items: number;
+  bytes: number;
+}
+
+/** The temporary file a save writes before renaming it over `path`. */
+export function tmpPath(path: string): string {
+  return `${path}.tmp`;
+}
+
+async function writeAll(f: Deno.FsFile, b: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < b.length) off += await f.write(b.subarray(off));
+}
+
+function syncDir(path: string): void {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  try {
+    const d = Deno.openSync(dir, { read: true });
+    try {
+      d.syncSync();
+    } finally {
+      d.close();
+    }
+  } catch {
+    // Not permitted or not supported: the rename is still atomic, only its
+    // durability across a power cut is weaker.
+  }
+}
+
+/**
+ * Writes every live item of `store` to `path` atomically. `blockBytes`
+ * bounds how much is copied per event-loop turn (and the memory used).
+ */
+export async function saveSnapshot(
+  store: Store,
+  path: string,
+  blockBytes = BLOCK_BYTES,
+): Promise<SaveReport> {
+  const tmp = tmpPath(path);
+  const file = await Deno.open(tmp, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  let items = 0;
+  let bytes = FILE_HEADER;
+  try {
+    await writeAll(file, encodeFileHeader(store.clock.now()));
+    // forEach has no "start from" argument, so every batch walks the store
+    // from its start and skips what it copied already: total work is
+    // O(items × batches). Batches grow with the cache so that stays bounded
+    // (at most MAX_BATCHES for caches over 4 MiB × MAX_BATCHES); blocks stay
+    // small so that damage loses little.
+    const batchBytes = Math.max(
+      blockBytes,
+      Math.ceil(store.stats.bytes / MAX_BATCHES),
+    );
+    // forEach visits handles in increasing order, so the last handle copied
+    // is a cursor that survives the awaits between batches.
+    let last = -1;
+    for (let more = true; more;) {
+      more = false;
+      const sealed: Uint8Array[] = [];
+      let batchUsed = 0;
+      let out = new Uint8Array(BLOCK_HEADER + blockBytes);
+      let dv = new DataView(out.buffer);
+      let used = BLOCK_HEADER;
+      let count = 0;
+      const seal = () => {
+        if (count === 0) return;
+        const payload = out.subarray(BLOCK_HEADER, used);
+        encodeBlockHeader(out, 0, TAG_BLOCK, payload, payload.length, count);
+        sealed.push(out.subarray(0, used));
+        batchUsed += used;
+        items += count;
+        count = 0;
+        used = BLOCK_HEADER;
+      };
+      try {
+        store.forEach((h) => {
+          if (h <= last) return;
+          const kl = store.keyLen(h);
+          const vl = store.valueLen(h);
+          const need = ITEM_HEADER + kl + vl;
+          if (used + need > out.length) {
+            seal();
+            if (batchUsed >= batchBytes) {
+              more = true;
+              throw STOP;
+            }
+            // An item bigger than a block gets a block of its own.
+            out = new Uint8Array(BLOCK_HEADER + Math.max(blockBytes, need));
+            dv = new DataView(out.buffer);
+          }
+          encodeItemHeader(
+            dv,
+            used,
+            kl,
+            store.flagsOf(h),
+            store.expOf(h),
+            store.casOf(h),
+            vl,
+          );
+          const ks = store.keyStart(h);
+          out.set(store.keyBytes(h).subarray(ks, ks + kl), used + ITEM_HEADER);
+          const vs = store.valueStart(h);
+          out.set(
+            store.valueBytes(h).subarray(vs, vs + vl),
+            used + ITEM_HEADER + kl,
+          );
+          used += need;
+          count++;
+          last = h;
+        });
+      } catch (e) {
+        if (e !== STOP) throw e;
+      }
+      seal();
+      for (const blk of sealed) {
+        await writeAll(file, blk);
+        bytes += blk.length;
+      }
+    }
+    const end = new Uint8Array(BLOCK_HEADER);
+    encodeBlockHeader(end, 0, TAG_END, end, 0, items);
+    await writeAll(file, end);
+    bytes += BLOCK_HEADER;
+    await file.sync();
+  } catch (e) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  file.close();
+  await Deno.rename(tmp, path);
+  syncDir(path);
+  return { items, bytes };
+}
+
+/** Periodic and final snapshots of one store. */
+export interface Snapshotter {
+  /** Saves now, or joins the save in progress. */
+  save(): Promise<SaveReport>;
+  /** Stops the timer, waits for a save in progress, writes the final one. */
+  final(): Promise<SaveReport>;
+}
+
+/**
+ * Starts periodic snapshots every `intervalSec` seconds (0 = none; only
+ * {@link Snapshotter.final}). Failures of periodic saves are passed to `log`
+ * and retried at the next tick; the final save's failure is thrown.
+ */
+export function startSnapshots(
+  store: Store,
+  path: string,
+  intervalSec: number,
+  log: (msg: string) => void,
+): Snapshotter {
+  let running: Promise<SaveReport> | null = null;
+  const save = (): Promise<SaveReport> => {
+    if (running) return running;
+    running = saveSnapshot(store, path).finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = intervalSec > 0
+    ? setInterval(() => {
+      if (running) return; // a slow save is still going: skip this tick
+      save().catch((e) =>
+        log(`snapshot ${path} failed: ${(e as Error).message}`)
+      );
+    }, intervalSec * 1000)
+    : null;
+  return {
+    save,
+    async final() {
+      if (timer !== null) clearInterval(timer);
+      if (running) await running.catch(() => {});
+      return await save();
+    },
+  };
+}
