@@ -261,7 +261,19 @@ export async function startMemcached(
   const port = freePort();
   return await spawnListening(
     bin,
-    ["-p", String(port), "-U", "0", "-l", "127.0.0.1", "-t", "1", "-u", "root", ...extra],
+    [
+      "-p",
+      String(port),
+      "-U",
+      "0",
+      "-l",
+      "127.0.0.1",
+      "-t",
+      "1",
+      "-u",
+      "root",
+      ...extra,
+    ],
     port,
   );
 }
@@ -274,7 +286,10 @@ export function normalizeCas(text: string): string {
     return ids.get(v)!;
   };
   return text
-    .replace(/^(VALUE \S+ \d+ \d+) (\d+)\r$/gm, (_m, a, c) => `${a} ${name(c)}\r`)
+    .replace(
+      /^(VALUE \S+ \d+ \d+) (\d+)\r$/gm,
+      (_m, a, c) => `${a} ${name(c)}\r`,
+    )
     .replace(/ c(\d+)(?=[ \r])/g, (_m, c) => ` c${name(c)}`);
 }
 
