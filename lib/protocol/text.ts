@@ -275,20 +275,30 @@ export function update(
   return vlen + 2;
 }
 
-/** incr/decr. */
-export function arith(s: Session, buf: Uint8Array, incr: boolean): number {
+/**
+ * Checks the shape shared by `incr`, `decr` and `touch`:
+ * `<cmd> <key> <arg> [noreply]`. Returns false once it has replied.
+ */
+function keyArgLine(s: Session, buf: Uint8Array): boolean {
   const t = s.t;
   if (t.n !== 3 && t.n !== 4) {
     reply(s, R.ERROR);
-    return 0;
+    return false;
   }
   s.noreply = noreplyLast(buf, t);
+  if (t.end[1] - t.start[1] > KEY_MAX) {
+    reply(s, R.BAD_FORMAT);
+    return false;
+  }
+  return true;
+}
+
+/** incr/decr. */
+export function arith(s: Session, buf: Uint8Array, incr: boolean): number {
+  if (!keyArgLine(s, buf)) return 0;
+  const t = s.t;
   const ks = t.start[1];
   const kl = t.end[1] - ks;
-  if (kl > KEY_MAX) {
-    reply(s, R.BAD_FORMAT);
-    return 0;
-  }
   const delta = parseUint64(buf, t.start[2], t.end[2]);
   if (delta < 0n) {
     reply(s, R.BAD_DELTA);
@@ -368,18 +378,10 @@ export function del(s: Session, buf: Uint8Array): number {
 
 /** touch <key> <exptime> [noreply]. */
 export function touch(s: Session, buf: Uint8Array): number {
+  if (!keyArgLine(s, buf)) return 0;
   const t = s.t;
-  if (t.n !== 3 && t.n !== 4) {
-    reply(s, R.ERROR);
-    return 0;
-  }
-  s.noreply = noreplyLast(buf, t);
   const ks = t.start[1];
   const kl = t.end[1] - ks;
-  if (kl > KEY_MAX) {
-    reply(s, R.BAD_FORMAT);
-    return 0;
-  }
   const e = parseInt32(buf, t.start[2], t.end[2]);
   if (Number.isNaN(e)) {
     reply(s, R.BAD_EXPTIME);
