@@ -342,7 +342,9 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
         [`${c.id}:addr`, c.addr],
         [
           `${c.id}:listen_addr`,
-          `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`,
+          c.addr.startsWith("unix:")
+            ? `unix:${s.ctx.config.unixSocket}`
+            : `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`,
         ],
         [`${c.id}:state`, c.state],
         [`${c.id}:secs_since_last_cmd`, now - c.lastCmd],

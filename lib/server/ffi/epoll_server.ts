@@ -132,6 +132,7 @@ export function startEpollLoop(libc: Libc, config: Config): EpollLoop {
       const l = listenTcp(libc, config.listen, config.port);
       listeners.set(l.fd, false);
       port = l.port;
+      config.port = port; // `stats settings` reports the bound port
     }
     if (config.unixSocket) {
       listeners.set(
