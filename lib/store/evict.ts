@@ -1,0 +1,167 @@
+/**
+ * Chunk allocation under the memory limit: free lists first, then carving
+ * the class's current page, then a new page while under `limitBytes`, then
+ * evicting from the class's LRU tail, and last moving a whole page over from
+ * the class that holds most pages (memcached's slab reassignment).
+ *
+ * Pages are carved lazily: a class hands out chunks of its `carvePage` in
+ * order and only then looks for another page. The item in `s.pin` (the old
+ * version of an item being rewritten) is never evicted, nor is its page
+ * taken, so the caller can still copy from it.
+ * @module
+ */
+
+import * as chunk from "./chunk.ts";
+import { dead, reclaim } from "./expiry.ts";
+import { unlinkItem } from "./items.ts";
+import { freeRemove } from "./lru.ts";
+import { type StoreState, u32Of, wordOf } from "./state.ts";
+
+// Module-local copies of the layout words: V8 folds these to constants but
+// re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
+const { FETCHED, LINKED, META, PREV } = chunk;
+
+/** Whether one more page fits under the limit (the first page always does). */
+function canGrow(s: StoreState): boolean {
+  return s.pool.count === 0 ||
+    s.stats.totalMalloced + s.pool.pageSize <= s.limitBytes;
+}
+
+/** A free chunk of class `c`, evicting if needed; 0 if none can be had. */
+export function alloc(s: StoreState, c: number): number {
+  const fh = s.freeHead[c];
+  if (fh !== 0) {
+    freeRemove(s, fh, c);
+    return fh;
+  }
+  const h = carve(s, c);
+  if (h !== 0) return h;
+  if (canGrow(s)) {
+    const p = s.pool.alloc(c, s.sc.size[c]);
+    if (p !== 0) {
+      s.pages[c]++;
+      s.carvePage[c] = p;
+      s.stats.totalMalloced += s.pool.pageSize;
+      return carve(s, c);
+    }
+  }
+  if (s.items[c] > 0 && evictTail(s, c)) {
+    const f = s.freeHead[c];
+    freeRemove(s, f, c);
+    return f;
+  }
+  if (reassign(s, c)) return carve(s, c);
+  return 0;
+}
+
+/** The next uncarved chunk of class `c`'s carve page; 0 when it is used up. */
+function carve(s: StoreState, c: number): number {
+  const p = s.carvePage[c];
+  if (p === 0) return 0;
+  const i = s.pool.carved[p];
+  if (i < s.sc.perPage[c]) {
+    s.pool.carved[p] = i + 1;
+    return (p << s.cb) | i;
+  }
+  s.carvePage[c] = 0;
+  return 0;
+}
+
+/** Frees one item of class `c`: a dead one near the tail, else the LRU tail. */
+function evictTail(s: StoreState, c: number): boolean {
+  const now = s.clock.now();
+  let h = s.lruTail[c];
+  for (let tries = 0; h !== 0 && tries < 5; tries++) {
+    const u = u32Of(s, h);
+    const w = wordOf(s, h);
+    if (h !== s.pin && dead(s, u, w, now)) {
+      reclaim(s, h);
+      return true;
+    }
+    h = u[w + PREV];
+  }
+  h = s.lruTail[c];
+  while (h !== 0 && h === s.pin) h = u32Of(s, h)[wordOf(s, h) + PREV];
+  if (h === 0) return false;
+  evictOne(s, h, c);
+  return true;
+}
+
+/** Unlinks live item `h` of class `c`, counting an eviction. */
+function evictOne(s: StoreState, h: number, c: number): void {
+  s.stats.evictions++;
+  s.evicted[c]++;
+  if ((u32Of(s, h)[wordOf(s, h) + META] & FETCHED) === 0) {
+    s.stats.evictedUnfetched++;
+  }
+  unlinkItem(s, h);
+}
+
+/** A page of class `c` that does not hold the pinned item (LRU tail's first); 0 if none. */
+function pickPage(s: StoreState, c: number): number {
+  const pinPage = s.pin === 0 ? 0 : s.pin >>> s.cb;
+  const tail = s.lruTail[c];
+  if (tail !== 0 && tail >>> s.cb !== pinPage) return tail >>> s.cb;
+  const cls = s.pool.cls;
+  for (let p = 1; p < cls.length; p++) {
+    if (cls[p] === c && p !== pinPage) return p;
+  }
+  return 0;
+}
+
+/** The page to take from the class with most pages (other than `not`); 0 if none. */
+function victimPage(s: StoreState, not: number): number {
+  let best = 0;
+  let bestPages = 0;
+  for (let c = 1; c <= s.sc.count; c++) {
+    if (c !== not && s.pages[c] > bestPages && pickPage(s, c) !== 0) {
+      best = c;
+      bestPages = s.pages[c];
+    }
+  }
+  return best === 0 ? 0 : pickPage(s, best);
+}
+
+/** Evicts every item of page `p` and detaches it from its class. */
+function drainPage(s: StoreState, p: number): void {
+  const c = s.pool.cls[p];
+  const n = s.pool.carved[p];
+  const now = s.clock.now();
+  const u = s.pool.u32[p];
+  const cw = s.pool.cw[p];
+  for (let i = 0; i < n; i++) {
+    const h = (p << s.cb) | i;
+    if ((u[i * cw + META] & LINKED) !== 0) {
+      if (dead(s, u, i * cw, now)) reclaim(s, h);
+      else evictOne(s, h, c);
+    }
+  }
+  // Every carved chunk is now on the free list; take them all off.
+  for (let i = 0; i < n; i++) freeRemove(s, (p << s.cb) | i, c);
+  if (s.carvePage[c] === p) s.carvePage[c] = 0;
+  s.pages[c]--;
+}
+
+/** Moves a page from the class with most pages to class `c`. */
+function reassign(s: StoreState, c: number): boolean {
+  const p = victimPage(s, c);
+  if (p === 0) return false;
+  drainPage(s, p);
+  s.pool.assign(p, c, s.sc.size[c]);
+  s.pages[c]++;
+  s.carvePage[c] = p;
+  s.stats.slabReassigns++;
+  return true;
+}
+
+/** Changes the memory limit, releasing pages (evicting their items) while over it. */
+export function setLimit(s: StoreState, limitBytes: number): void {
+  s.limitBytes = limitBytes;
+  while (s.stats.totalMalloced > limitBytes && s.pool.count > 1) {
+    const p = victimPage(s, 0);
+    if (p === 0) break;
+    drainPage(s, p);
+    s.pool.release(p);
+    s.stats.totalMalloced -= s.pool.pageSize;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Linking and unlinking items: the one place where an item enters or leaves
+ * the hash index, its class's LRU and the item counters together.
+ *
+ * A linked item has the LINKED bit in its META word; unlinking clears the
+ * word and gives the chunk to its class's free list, so the handle must not
+ * be used afterwards.
+ * @module
+ */
+
+import { itemBytes } from "./chunk.ts";
+import * as chunk from "./chunk.ts";
+import { growIndex, indexInsert, indexRemove } from "./hash_index.ts";
+import { freePush, lruLinkHead, lruUnlink } from "./lru.ts";
+import { type StoreState, u32Of, wordOf } from "./state.ts";
+
+// Module-local copies of the layout words: V8 folds these to constants but
+// re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
+const { LINKED, META } = chunk;
+
+/**
+ * Links the filled-in item `h` of class `c` (key hash `hv`) into the index
+ * and at the head of its LRU, and counts it; may grow the index.
+ */
+export function linkItem(
+  s: StoreState,
+  h: number,
+  c: number,
+  hv: number,
+): void {
+  const u = u32Of(s, h);
+  const w = wordOf(s, h);
+  indexInsert(s, h, hv);
+  lruLinkHead(s, h, c);
+  s.items[c]++;
+  const st = s.stats;
+  st.currItems++;
+  st.totalItems++;
+  st.bytes += itemBytes(u, w);
+  if (st.currItems > s.growAt) growIndex(s);
+}
+
+/** Removes an item from the index and its LRU and frees its chunk. */
+export function unlinkItem(s: StoreState, h: number): void {
+  const c = s.pool.cls[h >>> s.cb];
+  indexRemove(s, h);
+  lruUnlink(s, h, c);
+  const u = u32Of(s, h);
+  const w = wordOf(s, h);
+  s.items[c]--;
+  s.stats.currItems--;
+  s.stats.bytes -= itemBytes(u, w);
+  u[w + META] = 0;
+  freePush(s, h, c);
+}
+
+/** Whether chunk `h` holds a linked item. */
+export function isLinked(s: StoreState, h: number): boolean {
+  return (u32Of(s, h)[wordOf(s, h) + META] & LINKED) !== 0;
+}

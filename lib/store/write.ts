@@ -1,0 +1,256 @@
+/**
+ * The writing operations: memcached's storage commands (set, add, replace,
+ * append, prepend, cas), snapshot restore and incr/decr.
+ *
+ * A new value that still fits the item's chunk class is rewritten in place
+ * (no allocation, no relinking); otherwise a new chunk is allocated while the
+ * old item is pinned (so eviction cannot take it mid-copy), filled, and
+ * swapped in for the old item.
+ * @module
+ */
+
+import {
+  copyBytes,
+  itemBytes,
+  readCas,
+  writeCas,
+  writeHeader,
+} from "./chunk.ts";
+import * as chunk from "./chunk.ts";
+import { alloc } from "./evict.ts";
+import { lookup } from "./expiry.ts";
+import { hashBytes } from "./hash.ts";
+import { linkItem, unlinkItem } from "./items.ts";
+import { lruBump } from "./lru.ts";
+import { applyDelta, parseU64 } from "./numeric.ts";
+import { type StoreState, u32Of, wordOf } from "./state.ts";
+import { Mode, Status } from "./types.ts";
+
+// Module-local copies of the layout words: V8 folds these to constants but
+// re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
+const { EXP, FLAGS, HDR, KLEN_MASK, META, OVERHEAD, VLEN } = chunk;
+
+/**
+ * Whether an item of these sizes fits under the item size limit (non-zero
+ * client flags take 4 more bytes, as in memcached).
+ */
+export function fits(
+  s: StoreState,
+  keyLen: number,
+  valueLen: number,
+  flags: number,
+): boolean {
+  return keyLen + valueLen + OVERHEAD + (flags !== 0 ? 4 : 0) <=
+    s.maxItemSize;
+}
+
+/** Byte offset of item `h`'s value in its page. */
+function valueOffset(s: StoreState, h: number): number {
+  const w = wordOf(s, h);
+  return (w << 2) + HDR + (u32Of(s, h)[w + META] & KLEN_MASK);
+}
+
+/** The Store interface's `store`; results go to `s.lastCas`/`s.lastHandle`. */
+export function storeItem(
+  s: StoreState,
+  mode: Mode,
+  key: Uint8Array,
+  kStart: number,
+  kLen: number,
+  flags: number,
+  exp: number,
+  value: Uint8Array,
+  vStart: number,
+  vLen: number,
+  cas: number,
+): Status {
+  const now = s.clock.now();
+  const hv = hashBytes(key, kStart, kLen);
+  let h = lookup(s, key, kStart, kLen, hv, now);
+  if (!fits(s, kLen, vLen, flags)) {
+    if (mode === Mode.Set && h !== 0) unlinkItem(s, h);
+    return Status.TooLarge;
+  }
+  let oldLen = 0;
+  let newLen = vLen;
+  switch (mode) {
+    case Mode.Add:
+      if (h !== 0) return Status.NotStored;
+      break;
+    case Mode.Replace:
+      if (h === 0) return Status.NotStored;
+      break;
+    case Mode.Append:
+    case Mode.Prepend: {
+      if (h === 0) return Status.NotStored;
+      const u = u32Of(s, h);
+      const w = wordOf(s, h);
+      oldLen = u[w + VLEN];
+      newLen = oldLen + vLen;
+      flags = u[w + FLAGS];
+      if (!fits(s, kLen, newLen, flags)) return Status.NotStored;
+      exp = u[w + EXP];
+      break;
+    }
+    case Mode.Cas:
+      if (h === 0) return Status.NotFound;
+      if (readCas(u32Of(s, h), wordOf(s, h)) !== cas) return Status.Exists;
+      break;
+  }
+  const c = s.sc.classFor(HDR + kLen + newLen);
+  const pool = s.pool;
+  if (h !== 0 && pool.cls[h >>> s.cb] === c) {
+    const casv = ++s.casCounter;
+    // Rewrite in place: same chunk, no allocation.
+    const p = h >>> s.cb;
+    const u = pool.u32[p];
+    const w = (h & s.cm) * pool.cw[p];
+    const u8 = pool.u8[p];
+    const vo = (w << 2) + HDR + kLen;
+    if (mode === Mode.Append) {
+      copyBytes(u8, vo + oldLen, value, vStart, vLen);
+    } else if (mode === Mode.Prepend) {
+      u8.copyWithin(vo + vLen, vo, vo + oldLen);
+      copyBytes(u8, vo, value, vStart, vLen);
+    } else {
+      copyBytes(u8, vo, value, vStart, vLen);
+    }
+    const st = s.stats;
+    st.bytes -= itemBytes(u, w);
+    st.totalItems++;
+    writeHeader(u, w, kLen, newLen, flags, exp, now, casv);
+    st.bytes += itemBytes(u, w);
+    lruBump(s, h, c);
+    s.lastCas = casv;
+    s.lastHandle = h;
+    return Status.Stored;
+  }
+  if (h !== 0 && mode === Mode.Set) {
+    unlinkItem(s, h);
+    h = 0;
+  }
+  s.pin = h;
+  const nh = alloc(s, c);
+  s.pin = 0;
+  if (nh === 0) return Status.NoMemory;
+  const casv = ++s.casCounter;
+  const p = nh >>> s.cb;
+  const u = pool.u32[p];
+  const w = (nh & s.cm) * pool.cw[p];
+  const u8 = pool.u8[p];
+  const ko = (w << 2) + HDR;
+  writeHeader(u, w, kLen, newLen, flags, exp, now, casv);
+  copyBytes(u8, ko, key, kStart, kLen);
+  const vo = ko + kLen;
+  if (mode === Mode.Append || mode === Mode.Prepend) {
+    const src = pool.u8[h >>> s.cb];
+    const so = valueOffset(s, h);
+    if (mode === Mode.Append) {
+      copyBytes(u8, vo, src, so, oldLen);
+      copyBytes(u8, vo + oldLen, value, vStart, vLen);
+    } else {
+      copyBytes(u8, vo, value, vStart, vLen);
+      copyBytes(u8, vo + vLen, src, so, oldLen);
+    }
+  } else {
+    copyBytes(u8, vo, value, vStart, vLen);
+  }
+  if (h !== 0) unlinkItem(s, h);
+  linkItem(s, nh, c, hv);
+  s.lastCas = casv;
+  s.lastHandle = nh;
+  return Status.Stored;
+}
+
+/** The Store interface's `restore`: a Set, then the given cas unique. */
+export function restoreItem(
+  s: StoreState,
+  key: Uint8Array,
+  kStart: number,
+  kLen: number,
+  flags: number,
+  exp: number,
+  value: Uint8Array,
+  vStart: number,
+  vLen: number,
+  cas: number,
+): Status {
+  const st = storeItem(
+    s,
+    Mode.Set,
+    key,
+    kStart,
+    kLen,
+    flags,
+    exp,
+    value,
+    vStart,
+    vLen,
+    0,
+  );
+  if (st !== Status.Stored) return st;
+  const h = s.lastHandle;
+  writeCas(u32Of(s, h), wordOf(s, h), cas);
+  s.lastCas = cas;
+  if (cas > s.casCounter) s.casCounter = cas;
+  return st;
+}
+
+/** The Store interface's `incrDecr`; the result goes to `s.lastNumber`. */
+export function incrDecr(
+  s: StoreState,
+  key: Uint8Array,
+  start: number,
+  len: number,
+  incr: boolean,
+  delta: bigint,
+): Status {
+  const now = s.clock.now();
+  const hv = hashBytes(key, start, len);
+  const h = lookup(s, key, start, len, hv, now);
+  if (h === 0) return Status.NotFound;
+  const pool = s.pool;
+  const oldLen = u32Of(s, h)[wordOf(s, h) + VLEN];
+  const v = parseU64(pool.u8[h >>> s.cb], valueOffset(s, h), oldLen);
+  if (v < 0n) return Status.NonNumeric;
+  const r = applyDelta(v, incr, delta);
+  const text = r.toString();
+  const rl = text.length;
+  let target = h;
+  if (rl > oldLen && HDR + len + rl > s.sc.size[pool.cls[h >>> s.cb]]) {
+    // Needs a bigger chunk: allocate a new item, then drop the old one.
+    const c = s.sc.classFor(HDR + len + rl);
+    s.pin = h;
+    const nh = alloc(s, c);
+    s.pin = 0;
+    if (nh === 0) return Status.NoMemory;
+    const casv = ++s.casCounter;
+    const u = u32Of(s, nh);
+    const w = wordOf(s, nh);
+    const ou = u32Of(s, h);
+    const ow = wordOf(s, h);
+    writeHeader(u, w, len, rl, ou[ow + FLAGS], ou[ow + EXP], now, casv);
+    copyBytes(pool.u8[nh >>> s.cb], (w << 2) + HDR, key, start, len);
+    unlinkItem(s, h);
+    linkItem(s, nh, c, hv);
+    // memcached links a new item here, so total_items counts it.
+    target = nh;
+  } else {
+    const u = u32Of(s, h);
+    const w = wordOf(s, h);
+    if (rl > oldLen) {
+      s.stats.bytes += rl - oldLen;
+      u[w + VLEN] = rl;
+    }
+    writeCas(u, w, ++s.casCounter);
+  }
+  const u8 = pool.u8[target >>> s.cb];
+  const vo = valueOffset(s, target);
+  const vl = u32Of(s, target)[wordOf(s, target) + VLEN];
+  for (let i = 0; i < rl; i++) u8[vo + i] = text.charCodeAt(i);
+  for (let i = rl; i < vl; i++) u8[vo + i] = 32;
+  s.lastNumber = r;
+  s.lastHandle = target;
+  s.lastCas = readCas(u32Of(s, target), wordOf(s, target));
+  return Status.Stored;
+}
