@@ -79,8 +79,12 @@ Options:
                         denocached (default 2)
   --generator NAME      memcaslap (default) or mcload (built from bench/mcload.c
                         with gcc into a temp dir; needed for W2)
+  --io NAME             denocached's I/O backend: epoll (default on Linux
+                        x86_64/aarch64: deno run --allow-net --allow-ffi
+                        main.ts --io=epoll) or portable (deno run --allow-net
+                        main.ts, the default elsewhere)
   --server-cmd CMD      denocached command line, {port} is replaced by the port
-                        (default: deno run --allow-net main.ts -p {port} -l 127.0.0.1)
+                        (overrides --io)
   --memcached-cmd CMD   memcached command line with {port}
                         (default: memcached -t 1 -p {port} -U 0 -l 127.0.0.1)
   --mem-mb MB           memory limit for W1-W4: "{mb}" in a command is replaced
@@ -107,6 +111,7 @@ interface Options {
   rounds: number;
   generator: "memcaslap" | "mcload";
   serverCmd: string | null;
+  io: "epoll" | "portable";
   memcachedCmd: string;
   memMb: number;
   serverCpu: string;
@@ -118,6 +123,17 @@ interface Options {
 }
 
 class UsageError extends Error {}
+
+/** The epoll backend where it runs (Linux x86_64/aarch64), else portable. */
+function ioOpt(v: string | undefined): "epoll" | "portable" {
+  if (v === "epoll" || v === "portable") return v;
+  if (v !== undefined) {
+    throw new UsageError(`--io: expected epoll or portable, got '${v}'`);
+  }
+  const linux = Deno.build.os === "linux" &&
+    (Deno.build.arch === "x86_64" || Deno.build.arch === "aarch64");
+  return linux ? "epoll" : "portable";
+}
 
 function intOpt(
   name: string,
@@ -150,6 +166,7 @@ function parseOptions(argv: string[]): Options | "help" {
       "server-cpu": { type: "string" },
       "client-cpu": { type: "string" },
       "no-pin": { type: "boolean" },
+      io: { type: "string" },
       "load-depth": { type: "string" },
       out: { type: "string" },
       "no-out": { type: "boolean" },
@@ -201,6 +218,7 @@ function parseOptions(argv: string[]): Options | "help" {
     rounds: intOpt("rounds", values.rounds, 2, 1),
     generator,
     serverCmd: values["server-cmd"] ?? null,
+    io: ioOpt(values.io),
     memcachedCmd: values["memcached-cmd"] ??
       "memcached -t 1 -p {port} -U 0 -l 127.0.0.1",
     memMb: intOpt("mem-mb", values["mem-mb"], 1024, 1),
@@ -349,9 +367,11 @@ async function main(argv: string[]): Promise<number> {
         `${mainTs} not found (denocached is not there yet); use --server-cmd 'CMD with {port}' to benchmark another server`,
       );
     }
-    serverTemplate = `${shQuote(Deno.execPath())} run --allow-net ${
+    const ffi = opts.io === "epoll" ? " --allow-ffi" : "";
+    const io = opts.io === "epoll" ? " --io=epoll" : "";
+    serverTemplate = `${shQuote(Deno.execPath())} run --allow-net${ffi} ${
       shQuote(mainTs)
-    } -p {port} -l 127.0.0.1`;
+    } -p {port} -l 127.0.0.1${io}`;
   } else if (
     !firstWord(serverTemplate).includes("=") &&
     !which(firstWord(serverTemplate))
