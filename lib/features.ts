@@ -1,0 +1,155 @@
+/**
+ * Wires the optional features into a configuration: TLS (`-Z`, `-o ssl_*`),
+ * ASCII auth (`-Y`, reloaded on SIGHUP) and warm restart (`--snapshot`).
+ * None of them needs a Deno permission unless it is used.
+ * @module
+ */
+
+import { type CliResult, EX_USAGE } from "./cli.ts";
+import type { Server, ServerHooks } from "./server/server.ts";
+import {
+  AuthFileError,
+  createAuthStore,
+  readAuthFile,
+  reloadAuthFile,
+} from "./authfile.ts";
+import { readTlsFiles, TlsSetupError } from "./tls.ts";
+import {
+  describeLoad,
+  loadSnapshot,
+  type Snapshotter,
+  startSnapshots,
+  tmpPath,
+} from "./snapshot.ts";
+
+/** A setup failure: message for stderr, sysexits code to exit with. */
+export class SetupError extends Error {
+  constructor(message: string, readonly code: number) {
+    super(message);
+  }
+}
+
+/** What {@link setupExtras} hands back to `main`. */
+export interface Extras {
+  hooks: ServerHooks;
+  /** Called once the server listens. */
+  started(server: Server): void;
+  /** Removes signal listeners. */
+  stop(): void;
+  /** 0, or 74 (EX_IOERR) when the final snapshot could not be written. */
+  exitCode(): number;
+}
+
+/**
+ * Applies `-Z`/`-o ssl_*`, `-Y` and `--snapshot*` to the configuration:
+ * reads certificate, key and auth file, registers SIGHUP (auth file
+ * reload), and returns the hooks that load the snapshot before listening
+ * and write it after the last client is gone.
+ */
+export function setupExtras(cli: CliResult): Extras {
+  const x = cli.extra;
+  const config = cli.config;
+  const log = (m: string) => console.error(`denocached: ${m}`);
+  const hooks: ServerHooks = {};
+  const cleanups: (() => void)[] = [];
+  let code = 0;
+  let snap: Snapshotter | null = null;
+  if (x.tls) {
+    if (x.sslChainCert === null) {
+      throw new SetupError(
+        "-Z needs -o ssl_chain_cert=FILE (try -h)",
+        EX_USAGE,
+      );
+    }
+    try {
+      config.tls = readTlsFiles(x.sslChainCert, x.sslKey, x.sslPort);
+    } catch (e) {
+      if (e instanceof TlsSetupError) throw new SetupError(e.message, 78);
+      throw e;
+    }
+  } else if (
+    x.sslChainCert !== null || x.sslKey !== null || x.sslPort !== null
+  ) {
+    log("-o ssl_*: ignored without -Z");
+  }
+  if (x.authFile !== null) {
+    const path = x.authFile;
+    let auth;
+    try {
+      auth = createAuthStore(readAuthFile(path));
+    } catch (e) {
+      if (e instanceof AuthFileError) throw new SetupError(e.message, 78);
+      throw e;
+    }
+    if (auth.size === 0) {
+      log(`auth file ${path} has no entries: nobody can log in`);
+    }
+    config.auth = auth.check;
+    const reload = () => {
+      const err = reloadAuthFile(auth, path);
+      if (err !== null) log(`${err}; keeping the previous credentials`);
+      else if (config.verbose > 0) {
+        log(`auth file reloaded: ${auth.size} entries`);
+      }
+    };
+    try {
+      Deno.addSignalListener("SIGHUP", reload);
+      cleanups.push(() => Deno.removeSignalListener("SIGHUP", reload));
+    } catch {
+      // No SIGHUP on this platform: the file is read at start only.
+    }
+  }
+  if (x.snapshot === null && x.snapshotInterval > 0) {
+    throw new SetupError("--snapshot-interval needs --snapshot FILE", EX_USAGE);
+  }
+  if (x.snapshot !== null) {
+    const path = x.snapshot;
+    const tmp = tmpPath(path);
+    if (config.io === "epoll") {
+      throw new SetupError("--snapshot needs --io=portable", EX_USAGE);
+    }
+    for (const name of ["read", "write"] as const) {
+      for (const p of [path, tmp]) {
+        if (Deno.permissions.querySync({ name, path: p }).state !== "granted") {
+          throw new SetupError(
+            `--snapshot ${path} needs --allow-read=${path},${tmp} ` +
+              `--allow-write=${path},${tmp} (or both on its directory)`,
+            77, // EX_NOPERM
+          );
+        }
+      }
+    }
+    hooks.beforeListen = (ctx) =>
+      log(describeLoad(path, loadSnapshot(ctx.store, path)));
+    hooks.onClose = async () => {
+      if (snap === null) return;
+      try {
+        const r = await snap.final();
+        if (config.verbose > 0) log(`snapshot ${path}: saved ${r.items} items`);
+      } catch (e) {
+        log(`final snapshot ${path} FAILED: ${(e as Error).message}`);
+        code = 74; // EX_IOERR
+      }
+    };
+  }
+  return {
+    hooks,
+    started(server) {
+      if (x.snapshot !== null) {
+        snap = startSnapshots(
+          server.ctx.store,
+          x.snapshot,
+          x.snapshotInterval,
+          log,
+        );
+      }
+      if (config.verbose > 0 && server.tlsPort !== 0) {
+        log(`TLS on ${config.listen}:${server.tlsPort}`);
+      }
+    },
+    stop() {
+      for (const c of cleanups.splice(0)) c();
+    },
+    exitCode: () => code,
+  };
+}
