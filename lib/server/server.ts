@@ -4,12 +4,10 @@
  * @module
  */
 
-import { cachedClock, systemClock } from "../clock.ts";
+import { createContext } from "./context.ts";
 import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
-import { createCounters } from "../protocol/counters.ts";
 import { createSession } from "../protocol/session.ts";
-import { createStore } from "../store/store.ts";
 import { listenTls } from "../tls.ts";
 import { type Client, serveClient } from "./connection.ts";
 
@@ -45,35 +43,15 @@ export interface ServerHooks {
 
 /** Starts listening according to `config`. */
 export function startServer(config: Config, hooks: ServerHooks = {}): Server {
-  // The system clock is read once per batch, not per command.
-  const cached = config.clock === systemClock ? cachedClock() : null;
-  const clock = cached ?? config.clock;
-  const tick = cached ? cached.tick : () => {};
-  const store = createStore({
-    limitBytes: config.memoryLimitMb * 1024 * 1024,
-    maxItemSize: config.maxItemSize,
-    clock,
-    growthFactor: config.growthFactor,
-  });
   const clients = new Set<Client>();
   const tasks = new Set<Promise<void>>();
   let stopping: Promise<void> | null = null;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => (resolveFinished = r));
-  const ctx: Context = {
-    config,
-    store,
-    counters: createCounters(),
-    clock,
-    started: clock.now(),
-    conns: new Map(),
-    requestShutdown: () => {
-      void close();
-    },
-    verbose: config.verbose,
-    auth: config.auth,
-    tick,
-  };
+  const ctx = createContext(config, () => {
+    void close();
+  });
+  const { store, clock, tick } = ctx;
   hooks.beforeListen?.(ctx);
 
   const listeners: Deno.Listener[] = [];

@@ -17,13 +17,11 @@
  * @module
  */
 
-import { cachedClock } from "../../clock.ts";
+import { createContext } from "../context.ts";
 import type { Config } from "../../config.ts";
 import type { ConnInfo, Context } from "../../protocol/context.ts";
-import { createCounters } from "../../protocol/counters.ts";
 import { shrink } from "../../protocol/outbuf.ts";
 import { createSession, feed, type Session } from "../../protocol/session.ts";
-import { createStore } from "../../store/store.ts";
 import { C, type Libc } from "./libc.ts";
 import {
   listenTcp,
@@ -89,29 +87,11 @@ export interface EpollLoop {
  */
 export function startEpollLoop(libc: Libc, config: Config): EpollLoop {
   const s = libc.sym;
-  const cached = cachedClock();
-  const clock = cached;
-  const store = createStore({
-    limitBytes: config.memoryLimitMb * 1024 * 1024,
-    maxItemSize: config.maxItemSize,
-    clock,
-    growthFactor: config.growthFactor,
-  });
   let stopRequested = false;
-  const ctx: Context = {
-    config,
-    store,
-    counters: createCounters(),
-    clock,
-    started: clock.now(),
-    conns: new Map(),
-    requestShutdown: () => {
-      stopRequested = true; // acted on between batches, never inside feed
-    },
-    verbose: config.verbose,
-    auth: null,
-    tick: cached.tick,
-  };
+  const ctx = createContext(config, () => {
+    stopRequested = true; // acted on between batches, never inside feed
+  });
+  const { store, clock } = ctx;
   const counters = ctx.counters;
 
   const ep = s.epoll_create1(C.EPOLL_CLOEXEC);
@@ -345,7 +325,7 @@ export function startEpollLoop(libc: Libc, config: Config): EpollLoop {
   }
 
   function everySecond(): void {
-    cached.tick();
+    ctx.tick();
     store.sweep(SWEEP_BUDGET);
     if (acceptPaused && !stopping) {
       acceptPaused = false;
@@ -405,7 +385,7 @@ export function startEpollLoop(libc: Libc, config: Config): EpollLoop {
         lastYield = Date.now();
         if (!stopping && stopRequested) beginStop(lastYield);
       }
-      cached.tick(); // once per batch, as the portable server per read
+      ctx.tick(); // once per batch, as the portable server per read
       for (let i = 0; i < n; i++) {
         const flags = evs.getUint32(i * stride, true);
         const fd = evs.getInt32(i * stride + dataOff, true);

@@ -1,0 +1,38 @@
+/**
+ * Builds the state every backend shares: the clock (cached when it is the
+ * system clock, so the hot path never asks the OS for the time), the store
+ * sized from the configuration, and zeroed counters.
+ * @module
+ */
+
+import { cachedClock, systemClock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import type { Context } from "../protocol/context.ts";
+import { createCounters } from "../protocol/counters.ts";
+import { createStore } from "../store/store.ts";
+
+/** Creates the Context for a server; `requestShutdown` serves `shutdown`. */
+export function createContext(
+  config: Config,
+  requestShutdown: (graceful: boolean) => void,
+): Context {
+  const cached = config.clock === systemClock ? cachedClock() : null;
+  const clock = cached ?? config.clock;
+  return {
+    config,
+    store: createStore({
+      limitBytes: config.memoryLimitMb * 1024 * 1024,
+      maxItemSize: config.maxItemSize,
+      clock,
+      growthFactor: config.growthFactor,
+    }),
+    counters: createCounters(),
+    clock,
+    started: clock.now(),
+    conns: new Map(),
+    requestShutdown,
+    verbose: config.verbose,
+    auth: config.auth,
+    tick: cached ? cached.tick : () => {},
+  };
+}
