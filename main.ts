@@ -8,7 +8,7 @@
 
 import { EX_USAGE, HELP, parseCli, UsageError } from "./lib/cli.ts";
 import { VERSION } from "./lib/protocol/context.ts";
-import { type Server, startServer } from "./lib/server/server.ts";
+import { startServer } from "./lib/server/server.ts";
 import { TlsSetupError } from "./lib/tls.ts";
 import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
@@ -44,11 +44,10 @@ async function main(args: string[]): Promise<number> {
     return e.code;
   }
   let server;
-  let portable: Server | null = null;
   try {
     server = cli.config.io === "epoll"
-      ? await startEpollServer(cli.config)
-      : (portable = startServer(cli.config, extras.hooks));
+      ? await startEpollServer(cli.config, extras.hooks)
+      : startServer(cli.config, extras.hooks);
   } catch (e) {
     extras.stop();
     if (e instanceof EpollUnavailable) {
@@ -66,7 +65,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`denocached: failed to listen: ${(e as Error).message}`);
     return 71; // EX_OSERR
   }
-  if (portable) extras.started(portable);
+  extras.started(server);
   const stop = () => void server.close();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);

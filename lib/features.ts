@@ -32,8 +32,8 @@ export class SetupError extends Error {
 /** What {@link setupExtras} hands back to `main`. */
 export interface Extras {
   hooks: ServerHooks;
-  /** Called once the server listens. */
-  started(server: Server): void;
+  /** Called once the server listens (either backend). */
+  started(server: Pick<Server, "ctx"> & { tlsPort?: number }): void;
   /** Removes signal listeners. */
   stop(): void;
   /** 0, or 74 (EX_IOERR) when the final snapshot could not be written. */
@@ -105,9 +105,6 @@ export function setupExtras(cli: CliResult): Extras {
   if (x.snapshot !== null) {
     const path = x.snapshot;
     const tmp = tmpPath(path);
-    if (config.io === "epoll") {
-      throw new SetupError("--snapshot needs --io=portable", EX_USAGE);
-    }
     for (const name of ["read", "write"] as const) {
       for (const p of [path, tmp]) {
         if (Deno.permissions.querySync({ name, path: p }).state !== "granted") {
@@ -143,7 +140,7 @@ export function setupExtras(cli: CliResult): Extras {
           log,
         );
       }
-      if (config.verbose > 0 && server.tlsPort !== 0) {
+      if (config.verbose > 0 && server.tlsPort) {
         log(`TLS on ${config.listen}:${server.tlsPort}`);
       }
     },

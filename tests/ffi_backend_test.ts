@@ -24,13 +24,14 @@ interface Proc {
   exited(): Promise<number>;
 }
 
-function spawn(args: string[]): Proc {
+function spawn(args: string[], perms: string[] = []): Proc {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       "--allow-ffi",
+      ...perms,
       MAIN,
       "-p",
       String(port),
@@ -204,4 +205,48 @@ Deno.test("epoll backend: without --allow-ffi it exits 64 with a message", async
   }).output();
   assert.equal(out.code, 64);
   assert.match(new TextDecoder().decode(out.stderr), /--allow-ffi/);
+});
+
+Deno.test("epoll backend: -Y auth and --snapshot warm restart", async () => {
+  if (unsupported()) return;
+  const dir = await Deno.makeTempDir();
+  try {
+    const users = `${dir}/users`;
+    const snap = `${dir}/cache.snap`;
+    await Deno.writeTextFile(users, "alice:s3cret\n");
+    const perms = [`--allow-read=${dir}`, `--allow-write=${dir}`];
+    const args = ["-Y", users, "--snapshot", snap];
+    let p = spawn(args, perms);
+    try {
+      await waitListening(p.port);
+      const c = await raw(p.port);
+      await c.send("get k\r\n");
+      assert.equal(await c.until("\r\n"), "CLIENT_ERROR unauthenticated\r\n");
+      await c.send("set a 0 0 11\r\nalice wrong\r\n");
+      assert.equal(
+        await c.until("\r\n"),
+        "CLIENT_ERROR authentication failure\r\n",
+      );
+      await c.send("set a 0 0 12\r\nalice s3cret\r\n");
+      assert.equal(await c.until("\r\n"), "STORED\r\n");
+      await c.send("set k 7 0 5\r\nva\r\nl\r\ngets k\r\n");
+      const first = await c.until("END\r\n");
+      assert.match(first, /^STORED\r\nVALUE k 7 5 \d+\r\nva\r\nl\r\nEND\r\n$/);
+      c.close();
+      await settle();
+      p.child.kill("SIGTERM");
+      assert.equal(await p.exited(), 0, p.stderr());
+      p = spawn(args, perms);
+      await waitListening(p.port);
+      const d = await raw(p.port);
+      await d.send("set a 0 0 12\r\nalice s3cret\r\ngets k\r\n");
+      assert.equal(await d.until("END\r\n"), "STORED\r\n" + first.slice(8));
+      d.close();
+      await settle();
+    } finally {
+      await stop(p);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -9,6 +9,7 @@
 import type { Config } from "../../config.ts";
 import { systemClock } from "../../clock.ts";
 import { type EpollLoop, startEpollLoop } from "./epoll_server.ts";
+import type { ServerHooks } from "../server.ts";
 import { openLibc, unsupportedReason } from "./libc.ts";
 
 /** The epoll backend cannot run here: a usage problem, not a crash. */
@@ -22,10 +23,13 @@ export type EpollServer = EpollLoop & {
 
 /**
  * Starts the epoll backend. Rejects with {@link EpollUnavailable} when it
- * cannot run here (platform, missing `--allow-ffi`, TLS or `-Y` asked for),
+ * cannot run here (platform, missing `--allow-ffi`, TLS asked for),
  * else with the bind error.
  */
-export async function startEpollServer(config: Config): Promise<EpollServer> {
+export async function startEpollServer(
+  config: Config,
+  hooks: ServerHooks = {},
+): Promise<EpollServer> {
   const why = unsupportedReason();
   if (why) throw new EpollUnavailable(`--io=epoll ${why}`);
   const ffi = await Deno.permissions.query({ name: "ffi" });
@@ -39,18 +43,13 @@ export async function startEpollServer(config: Config): Promise<EpollServer> {
       "--io=epoll does not serve TLS; use --io=portable",
     );
   }
-  if (config.auth) {
-    throw new EpollUnavailable(
-      "--io=epoll does not support -Y yet; use --io=portable",
-    );
-  }
   if (config.clock !== systemClock) {
     throw new EpollUnavailable("--io=epoll runs on the system clock only");
   }
   const libc = openLibc();
   let loop: EpollLoop;
   try {
-    loop = startEpollLoop(libc, config);
+    loop = startEpollLoop(libc, config, hooks);
   } catch (e) {
     libc.close();
     throw e;

@@ -18,6 +18,7 @@
  */
 
 import { createContext } from "../context.ts";
+import type { ServerHooks } from "../server.ts";
 import type { Config } from "../../config.ts";
 import type { ConnInfo, Context } from "../../protocol/context.ts";
 import { shrink } from "../../protocol/outbuf.ts";
@@ -85,7 +86,11 @@ export interface EpollLoop {
  * until a stop is requested: `close()`, the `shutdown` command, or the
  * `--single` client leaving.
  */
-export function startEpollLoop(libc: Libc, config: Config): EpollLoop {
+export function startEpollLoop(
+  libc: Libc,
+  config: Config,
+  hooks: ServerHooks = {},
+): EpollLoop {
   const s = libc.sym;
   let stopRequested = false;
   const ctx = createContext(config, () => {
@@ -93,6 +98,7 @@ export function startEpollLoop(libc: Libc, config: Config): EpollLoop {
   });
   const { store, clock } = ctx;
   const counters = ctx.counters;
+  hooks.beforeListen?.(ctx);
 
   const ep = s.epoll_create1(C.EPOLL_CLOEXEC);
   if (ep < 0) throw new Error(`epoll_create1: ${libc.strerror(libc.errno())}`);
@@ -412,7 +418,14 @@ export function startEpollLoop(libc: Libc, config: Config): EpollLoop {
     if (config.unixSocket) unlinkPath(libc, config.unixSocket);
   }
 
-  const finished = loop();
+  const finished = loop().then(async () => {
+    if (!hooks.onClose) return;
+    try {
+      await hooks.onClose(ctx);
+    } catch (e) {
+      console.error(`denocached: ${(e as Error).message}`);
+    }
+  });
   return {
     port,
     ctx,
