@@ -63,6 +63,11 @@ export function metaGet(s: Session, buf: Uint8Array, t: Tokens): number {
   let h = locked || mf.noUpdate
     ? store.peek(key, ks, kl)
     : store.find(key, ks, kl);
+  if (h < 0) {
+    const why = store.lastMiss; // counted at lookup, as memcached's item_get
+    if (why === 1) c.get_expired++;
+    else if (why === 2) c.get_flushed++;
+  }
   let created = false;
   if (h < 0 && mf.vivify) {
     // An empty placeholder item, immortal until the N flag sets its TTL.

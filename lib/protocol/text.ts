@@ -105,6 +105,9 @@ function getKeys(
         } else {
           c.cmd_get++;
           c.get_misses++;
+          const why = store.lastMiss;
+          if (why === 1) c.get_expired++;
+          else if (why === 2) c.get_flushed++;
         }
         continue;
       }

@@ -20,22 +20,26 @@ import { type StoreState, u32Of, wordOf } from "./state.ts";
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
 const { ATIME, CASHI, CASLO, EXP, FETCHED, LINKED, META, TWO32 } = chunk;
 
-/** Whether the item at word `w` of page view `u` is expired or flushed at `now`. */
-export function dead(
+/** Why an item is dead: not ({@link LIVE}), {@link FLUSHED} or {@link EXPIRED}. */
+export const LIVE = 0, EXPIRED = 1, FLUSHED = 2;
+
+/**
+ * Whether the item at word `w` of page view `u` is flushed or expired at
+ * `now` (checked in memcached's order: flushed first).
+ */
+export function deadReason(
   s: StoreState,
   u: Uint32Array,
   w: number,
   now: number,
-): boolean {
-  const exp = u[w + EXP];
-  if (exp !== 0 && exp <= now) return true;
+): number {
   const fa = s.flushAt;
   if (fa !== 0 && now >= fa) {
     const t = u[w + ATIME];
     if (
       t < fa ||
       (t === fa && u[w + CASHI] * TWO32 + u[w + CASLO] <= s.flushCas)
-    ) return true;
+    ) return FLUSHED;
   }
   const pa = s.pastFlushAt;
   if (pa !== 0) {
@@ -43,9 +47,20 @@ export function dead(
     if (
       t < pa ||
       (t === pa && u[w + CASHI] * TWO32 + u[w + CASLO] <= s.pastFlushCas)
-    ) return true;
+    ) return FLUSHED;
   }
-  return false;
+  const exp = u[w + EXP];
+  return exp !== 0 && exp <= now ? EXPIRED : LIVE;
+}
+
+/** Whether the item at word `w` of page view `u` is expired or flushed at `now`. */
+export function dead(
+  s: StoreState,
+  u: Uint32Array,
+  w: number,
+  now: number,
+): boolean {
+  return deadReason(s, u, w, now) !== LIVE;
 }
 
 /** Unlinks a dead item, counting it as reclaimed. */
@@ -58,8 +73,9 @@ export function reclaim(s: StoreState, h: number): void {
 }
 
 /**
- * The live item with this key (hash `hv`), reclaiming a dead one; 0 if none.
- * Changes nothing else (no LRU bump, no access time).
+ * The live item with this key (hash `hv`), reclaiming a dead one; 0 if none
+ * (`s.lastMiss` then says whether a dead one was met). Changes nothing else
+ * (no LRU bump, no access time).
  */
 export function lookup(
   s: StoreState,
@@ -70,9 +86,12 @@ export function lookup(
   now: number,
 ): number {
   const h = indexFind(s, key, start, len, hv);
+  s.lastMiss = LIVE;
   if (h === 0) return 0;
   const p = h >>> s.cb;
-  if (dead(s, s.pool.u32[p], (h & s.cm) * s.pool.cw[p], now)) {
+  const why = deadReason(s, s.pool.u32[p], (h & s.cm) * s.pool.cw[p], now);
+  if (why !== LIVE) {
+    s.lastMiss = why;
     reclaim(s, h);
     return 0;
   }

@@ -31,6 +31,8 @@ export interface StoreState {
   lastCas: number;
   lastHandle: number;
   lastNumber: bigint;
+  /** Why the last lookup missed: 0 absent, 1 expired, 2 flushed. */
+  lastMiss: number;
   /** Last cas unique handed out. */
   casCounter: number;
   readonly sc: SizeClasses;
@@ -97,6 +99,7 @@ export function createState(opts: StoreOptions): StoreState {
     maxItemSize: opts.maxItemSize,
     lastCas: 0,
     lastHandle: -1,
+    lastMiss: 0,
     lastNumber: 0n,
     casCounter: 0,
     sc,

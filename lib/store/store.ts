@@ -88,6 +88,9 @@ class SlabStore implements Store {
   get lastNumber(): bigint {
     return this.s.lastNumber;
   }
+  get lastMiss(): number {
+    return this.s.lastMiss;
+  }
 
   // ---- handle accessors ----
 

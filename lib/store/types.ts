@@ -111,6 +111,11 @@ export interface Store {
 
   /** Returns a live item's handle, or -1. Bumps its LRU position and marks it fetched. */
   find(key: Uint8Array, start: number, len: number): number;
+  /**
+   * Why the last {@link find} or {@link peek} returned -1: 0 no such key,
+   * 1 it had expired, 2 it had been flushed (for `get_expired`/`get_flushed`).
+   */
+  readonly lastMiss: number;
   /** Like {@link find} but changes nothing (no LRU bump, no fetched mark). */
   peek(key: Uint8Array, start: number, len: number): number;
 
