@@ -50,7 +50,9 @@ export async function serveClient(client: Client, ctx: Context): Promise<void> {
       }
       client.idle = true;
       client.info.state = "conn_waiting";
-      const n = await conn.read(buf.subarray(end));
+      // Usually everything was consumed: read into the whole buffer without
+      // making a view.
+      const n = await conn.read(end === 0 ? buf : buf.subarray(end));
       client.idle = false;
       if (n === null) break;
       ctx.tick();
