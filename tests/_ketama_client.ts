@@ -13,9 +13,10 @@
 
 // Test-only npm packages, pinned inline (not in deno.json, so they stay out
 // of the published package's dependencies).
-// @ts-types="@types/memcached"
-import Memcached from "memcached";
-import HashRingImpl from "hashring";
+// deno-lint-ignore-file no-import-prefix
+// @ts-types="npm:@types/memcached@2.2.10"
+import Memcached from "npm:memcached@2.2.2";
+import HashRingImpl from "npm:hashring@3.2.0";
 
 /** What the client did, for the test to check against the servers. */
 export interface KetamaReport {

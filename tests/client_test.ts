@@ -5,10 +5,11 @@
  * add/replace/append/prepend, incr/decr, delete, touch, flush and stats.
  * @module
  */
+// deno-lint-ignore-file no-import-prefix
 
 import assert from "node:assert/strict";
-import type MemcachedType from "memcached";
-import { MemcacheClient } from "memcache-client";
+import type MemcachedType from "npm:memcached@2.2.2";
+import { MemcacheClient } from "npm:memcache-client@1.0.5";
 import { manualClock } from "../mod.ts";
 import { settle, withServer } from "./_helpers.ts";
 
@@ -30,7 +31,7 @@ async function loadMemcached(): Promise<typeof MemcachedType> {
     configurable: true,
   });
   try {
-    return (await import("memcached")).default;
+    return (await import("npm:memcached@2.2.2")).default;
   } finally {
     delete (Object.prototype as Record<string, unknown>).__proto__;
   }

@@ -9,9 +9,10 @@
  * @module
  */
 
+// deno-lint-ignore-file no-import-prefix
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import { manualClock } from "../lib/clock.ts";
 import { defaultConfig } from "../lib/config.ts";
 import type { Context } from "../lib/protocol/context.ts";
