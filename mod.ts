@@ -13,6 +13,7 @@
 
 import type { Clock } from "./lib/clock.ts";
 import { defaultConfig } from "./lib/config.ts";
+import { createAuthStore } from "./lib/authfile.ts";
 import { startServer as start } from "./lib/server/server.ts";
 import type { Context } from "./lib/protocol/context.ts";
 
@@ -39,6 +40,13 @@ export interface ServerOptions {
   enableShutdown?: boolean;
   /** Time source; inject a manual clock to test expiry without sleeping. */
   clock?: Clock;
+  /**
+   * memcached's ASCII authentication (`-Y`): user → password. Clients must
+   * authenticate before any other command.
+   */
+  users?: Record<string, string>;
+  /** Serve TLS on the port with this PEM certificate chain and key (`-Z`). */
+  tls?: { cert: string; key: string };
 }
 
 /** A server running in this process. */
@@ -87,6 +95,18 @@ function startNow(opts: ServerOptions): RunningServer {
     config.enableShutdown = opts.enableShutdown;
   }
   if (opts.clock !== undefined) config.clock = opts.clock;
+  if (opts.users !== undefined) {
+    const enc = new TextEncoder();
+    config.auth = createAuthStore(
+      Object.entries(opts.users).map(([user, password]) => ({
+        user: enc.encode(user),
+        pass: enc.encode(password),
+      })),
+    ).check;
+  }
+  if (opts.tls !== undefined) {
+    config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
+  }
   const s = start(config);
   return {
     port: s.port,

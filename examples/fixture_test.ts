@@ -70,3 +70,22 @@ Deno.test("expiry without sleeping: inject a manual clock", async () => {
     await server.close();
   }
 });
+
+Deno.test("fixture: ASCII authentication in-process", async () => {
+  const server = await startServer({ port: 0, users: { alice: "s3cret" } });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const ask = async (line: string) => {
+      await conn.write(new TextEncoder().encode(line));
+      const buf = new Uint8Array(256);
+      const n = await conn.read(buf);
+      return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    };
+    assert.equal(await ask("get k\r\n"), "CLIENT_ERROR unauthenticated\r\n");
+    assert.equal(await ask("set a 0 0 12\r\nalice s3cret\r\n"), "STORED\r\n");
+    assert.equal(await ask("get k\r\n"), "END\r\n");
+  } finally {
+    conn.close();
+    await server.close();
+  }
+});

@@ -320,3 +320,28 @@ Deno.test("tls: the same replies as memcached -Z", async () => {
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("tls: the in-process fixture (mod.ts) serves TLS and auth", async () => {
+  const pki = await makePki();
+  if (!pki) return;
+  const { startServer: startFixture } = await import("../mod.ts");
+  const s = await startFixture({
+    port: 0,
+    tls: {
+      cert: await Deno.readTextFile(pki.certFile),
+      key: await Deno.readTextFile(pki.keyFile),
+    },
+    users: { alice: "pw" },
+  });
+  try {
+    const got = await tlsExchange(
+      s.port,
+      pki.ca,
+      "get a\r\nset x 0 0 8\r\nalice pw\r\n" + SCRIPT,
+    );
+    assert.equal(got, "CLIENT_ERROR unauthenticated\r\nSTORED\r\n" + REPLY);
+  } finally {
+    await s.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
