@@ -9,7 +9,7 @@
 
 import type { Context } from "./context.ts";
 import { createOutBuf, type OutBuf } from "./outbuf.ts";
-import { createTokens, tokenize, type Tokens } from "./tokens.ts";
+import { createTokens, type Tokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
 import { getMore } from "./text.ts";
 
@@ -125,15 +125,4 @@ function isGetLine(buf: Uint8Array, p: number, end: number): boolean {
   if (i - p > 100 || end - i < 5) return false;
   if (buf[i] !== 103 || buf[i + 1] !== 101 || buf[i + 2] !== 116) return false;
   return buf[i + 3] === 32 || (buf[i + 3] === 115 && buf[i + 4] === 32);
-}
-
-/** Tokenizes a line into the session's token table. */
-export function tokenizeLine(
-  s: Session,
-  buf: Uint8Array,
-  ls: number,
-  le: number,
-): Tokens {
-  tokenize(buf, ls, le, s.t);
-  return s.t;
 }
