@@ -99,6 +99,24 @@ export function setupExtras(cli: CliResult): Extras {
       // No SIGHUP on this platform: the file is read at start only.
     }
   }
+  if (x.sasl) {
+    const path = x.saslPwdb;
+    if (path === null) {
+      throw new SetupError(
+        "-S needs a password file: --sasl-pwdb=FILE or MEMCACHED_SASL_PWDB=FILE",
+        EX_USAGE,
+      );
+    }
+    cleanups.push(watchCredentials(
+      path,
+      true,
+      (check) => {
+        config.sasl = check;
+      },
+      log,
+      config.verbose,
+    ));
+  }
   if (x.snapshot === null && x.snapshotInterval > 0) {
     throw new SetupError("--snapshot-interval needs --snapshot FILE", EX_USAGE);
   }
@@ -149,4 +167,40 @@ export function setupExtras(cli: CliResult): Extras {
     },
     exitCode: () => code,
   };
+}
+
+/**
+ * Reads a `user:password` file into a constant-time checker handed to
+ * `use`, and re-reads it on SIGHUP (keeping the old entries if the new file
+ * is bad). Returns the cleanup that removes the signal listener.
+ */
+function watchCredentials(
+  path: string,
+  saslPwdb: boolean,
+  use: (check: (user: Uint8Array, pass: Uint8Array) => boolean) => void,
+  log: (m: string) => void,
+  verbose: number,
+): () => void {
+  let auth;
+  try {
+    auth = createAuthStore(readAuthFile(path, saslPwdb));
+  } catch (e) {
+    if (e instanceof AuthFileError) throw new SetupError(e.message, 78);
+    throw e;
+  }
+  if (auth.size === 0) {
+    log(`password file ${path} has no entries: nobody can log in`);
+  }
+  use(auth.check);
+  const reload = () => {
+    const err = reloadAuthFile(auth, path, saslPwdb);
+    if (err !== null) log(`${err}; keeping the previous credentials`);
+    else if (verbose > 0) log(`${path} reloaded: ${auth.size} entries`);
+  };
+  try {
+    Deno.addSignalListener("SIGHUP", reload);
+    return () => Deno.removeSignalListener("SIGHUP", reload);
+  } catch {
+    return () => {}; // no SIGHUP here: the file is read at start only
+  }
 }

@@ -9,7 +9,7 @@
 import { absoluteExpiry } from "./exptime.ts";
 import { line } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import type { Session } from "./session.ts";
+import type { Session } from "./types.ts";
 import { noreplyLast } from "./text.ts";
 import { ascii, parseInt32, parseUint32, tokenIs } from "./tokens.ts";
 

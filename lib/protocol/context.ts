@@ -40,6 +40,8 @@ export interface Context {
    * authentication is off.
    */
   auth: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
+  /** Checks SASL PLAIN credentials (`-S`), in constant time; null when off. */
+  sasl: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
   /** Refreshes a cached clock; called once per batch of input. */
   tick(): void;
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { MAX_CLASSES } from "../store/types.ts";
+
 /** Mutable counters of the whole server. */
 export interface Counters {
   cmd_get: number;
@@ -41,9 +43,6 @@ export interface Counters {
   slab: SlabCounters;
 }
 
-/** Largest size class id + 1 (memcached's MAX_NUMBER_OF_SLAB_CLASSES). */
-export const MAX_CLASSES = 64;
-
 /** `stats slabs` per-class command counters (memcached's slab_stats). */
 export interface SlabCounters {
   get_hits: Float64Array;
@@ -57,7 +56,9 @@ export interface SlabCounters {
 }
 
 function createSlabCounters(): SlabCounters {
-  const a = () => new Float64Array(MAX_CLASSES);
+  // Indexed by class id (1..MAX_CLASSES): as many as the store can make,
+  // whatever `-f` is.
+  const a = () => new Float64Array(MAX_CLASSES + 1);
   return {
     get_hits: a(),
     cmd_set: a(),

@@ -16,11 +16,10 @@ import {
   putRange,
   putUint,
 } from "./outbuf.ts";
-import type { Session } from "./session.ts";
+import { KEY_MAX, type Session } from "./types.ts";
 import type { Tokens } from "./tokens.ts";
 import {
   KEY_BINARY,
-  KEY_MAX,
   MAX_OPT_TOKENS,
   ME,
   mf,

@@ -9,11 +9,10 @@
 
 import { Bits, Mode, Status } from "../store/types.ts";
 import { putByte, putBytes, putCrlf, putUint } from "./outbuf.ts";
-import { NEED_MORE, type Session } from "./session.ts";
+import { KEY_MAX, NEED_MORE, type Session } from "./types.ts";
 import { parseInt32, type Tokens } from "./tokens.ts";
 import {
   KEY_BINARY,
-  KEY_MAX,
   MAX_OPAQUE,
   MAX_OPT_TOKENS,
   ME,

@@ -10,7 +10,7 @@ import { VERSION } from "./context.ts";
 import { resetCounters } from "./counters.ts";
 import { line, putText } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import type { Session } from "./session.ts";
+import { MAX_WIRE_CLASS, type Session } from "./types.ts";
 import { ascii, parseUint32, tokenIs } from "./tokens.ts";
 
 const W = {
@@ -32,7 +32,15 @@ const DETAIL_USAGE = line("CLIENT_ERROR usage: stats detail on|off|dump");
 const BAD_LINE = line("CLIENT_ERROR bad command line");
 const ILLEGAL_SLAB = line("CLIENT_ERROR Illegal slab id");
 
-type Row = [string, string | number];
+/** One stat: name and value, as `STAT name value` prints them. */
+export type Row = [string, string | number];
+
+/** memcached's prot_text() of each `-B` choice. */
+const BINDING = {
+  auto: "auto-negotiate",
+  ascii: "ascii",
+  binary: "binary",
+} as const;
 
 function emit(s: Session, rows: Row[], prefix = ""): void {
   let out = "";
@@ -179,8 +187,8 @@ export function settingsStats(s: Session): Row[] {
     ["reqs_per_event", 20],
     ["cas_enabled", "yes"],
     ["tcp_backlog", 1024],
-    ["binding_protocol", "ascii"],
-    ["auth_enabled_sasl", "no"],
+    ["binding_protocol", BINDING[cfg.protocol]],
+    ["auth_enabled_sasl", s.ctx.sasl !== null ? "yes" : "no"],
     ["auth_enabled_ascii", s.ctx.auth !== null ? "yes" : "no"],
     ["item_size_max", cfg.maxItemSize],
     ["maxconns_fast", "yes"],
@@ -238,7 +246,8 @@ export function settingsStats(s: Session): Row[] {
   ];
 }
 
-function classRows(s: Session, items: boolean): Row[] {
+/** `stats items` (items true) or `stats slabs` rows. */
+export function classRows(s: Session, items: boolean): Row[] {
   const rows: Row[] = [];
   const sc = s.ctx.counters.slab;
   let active = 0;
@@ -368,7 +377,7 @@ function cachedump(s: Session, buf: Uint8Array): void {
     reply(s, R.BAD_FORMAT);
     return;
   }
-  if (id >= 64) {
+  if (id >= MAX_WIRE_CLASS) {
     reply(s, ILLEGAL_SLAB);
     return;
   }

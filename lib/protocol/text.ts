@@ -10,7 +10,7 @@ import { Mode, Status } from "../store/types.ts";
 import { absoluteExpiry } from "./exptime.ts";
 import { putByte, putCrlf, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import { NEED_MORE, PAUSE, type Session } from "./session.ts";
+import { KEY_MAX, NEED_MORE, PAUSE, type Session } from "./types.ts";
 import {
   parseCas,
   parseInt32,
@@ -19,9 +19,6 @@ import {
   tokenize,
   type Tokens,
 } from "./tokens.ts";
-
-/** Longest key memcached accepts. */
-export const KEY_MAX = 250;
 
 const NOREPLY = [110, 111, 114, 101, 112, 108, 121];
 

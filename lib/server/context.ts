@@ -33,6 +33,7 @@ export function createContext(
     requestShutdown,
     verbose: config.verbose,
     auth: config.auth,
+    sasl: config.sasl,
     tick: cached ? cached.tick : () => {},
   };
 }

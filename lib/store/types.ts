@@ -11,6 +11,9 @@
 
 import type { Clock } from "../clock.ts";
 
+/** Largest size class id the store makes (ids 1..MAX_CLASSES). */
+export { MAX_CLASSES } from "./slabs.ts";
+
 /** Result codes of store operations. */
 export const Status = {
   Stored: 0,
