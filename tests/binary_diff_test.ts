@@ -40,7 +40,7 @@ async function run(
       return render(res).join("\n") + (closed ? "\n<closed>" : "\n<open>");
     }
     try {
-      return render(await c.sync(2000)).join("\n");
+      return render(await c.sync(5000)).join("\n");
     } catch (e) {
       const res = (e as { res?: Parameters<typeof render>[0] }).res;
       if (!res) throw e;
@@ -61,12 +61,16 @@ async function compare(scripts: BinScript[], split: boolean) {
         const want = await run(mc.port, script, split);
         const got = await run(srv.port, script, split);
         if (want !== got) {
+          // Show where they part: the first differing reply and the counts.
+          const a = want.split("\n");
+          const b = got.split("\n");
+          let i = 0;
+          while (i < a.length && a[i] === b[i]) i++;
           diffs.push(
-            `${script[0]}:\n  memcached:\n    ${
-              want.split("\n").join("\n    ").slice(0, 1500)
-            }\n  denocached:\n    ${
-              got.split("\n").join("\n    ").slice(0, 1500)
-            }`,
+            `${script[0]}: ${a.length} vs ${b.length} replies; first ` +
+              `difference at ${i}:\n  memcached:  ${a[i]}\n  denocached: ${
+                b[i]
+              }`,
           );
         }
       }

@@ -51,6 +51,7 @@ export function createSession(ctx: Context, id = 0): Session {
     getExp: 0,
     resumeAt: 0,
     saslStarted: false,
+    saslDone: false,
   };
 }
 

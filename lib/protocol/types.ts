@@ -71,4 +71,9 @@ export interface Session {
   resumeAt: number;
   /** A SASL PLAIN exchange was started (for SASL Step). */
   saslStarted: boolean;
+  /**
+   * A SASL exchange succeeded on this connection: as with Cyrus SASL, a
+   * further Auth or Step on it fails.
+   */
+  saslDone: boolean;
 }

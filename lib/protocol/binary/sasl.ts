@@ -6,7 +6,8 @@
  * (Auth continue), a Step then carries it; success answers
  * `Authenticated`, failure `Auth failure.` (both count `auth_cmds`, failure
  * also `auth_errors`). Every List Mechs or Auth starts the connection over
- * as unauthenticated, as memcached's init_sasl_conn does.
+ * as unauthenticated, as memcached's init_sasl_conn does, and as with Cyrus
+ * a connection that has authenticated once cannot authenticate again.
  * @module
  */
 
@@ -93,7 +94,10 @@ export function saslAuth(
   const c = s.ctx.counters;
   const plain = isPlain(buf, r.ks, r.keylen);
   let ok = false;
-  if (r.cmd === Op.SaslAuth) {
+  if (s.saslDone) {
+    // Cyrus: "attempting server step after doneflag".
+    s.saslStarted = false;
+  } else if (r.cmd === Op.SaslAuth) {
     if (plain && vlen === 0) {
       // Cyrus asks for the PLAIN message with an empty challenge.
       s.saslStarted = true;
@@ -112,6 +116,7 @@ export function saslAuth(
   c.auth_cmds++;
   if (ok) {
     s.authed = true;
+    s.saslDone = true;
     success(s, r, 0, AUTHENTICATED);
   } else {
     c.auth_errors++;
