@@ -21,11 +21,28 @@ import {
   startSnapshots,
   tmpPath,
 } from "./snapshot.ts";
+import { checkSnapshotPath, SnapshotPathError } from "./snapshot_path.ts";
 
 /** A setup failure: message for stderr, sysexits code to exit with. */
 export class SetupError extends Error {
   constructor(message: string, readonly code: number) {
     super(message);
+  }
+}
+
+/** Throws unless read and write of `path` and its temporary file are granted. */
+function checkSnapshotPerms(path: string): void {
+  const tmp = tmpPath(path);
+  for (const name of ["read", "write"] as const) {
+    for (const p of [path, tmp]) {
+      if (Deno.permissions.querySync({ name, path: p }).state !== "granted") {
+        throw new SetupError(
+          `--snapshot ${path} needs --allow-read=${path},${tmp} ` +
+            `--allow-write=${path},${tmp} (or both on its directory)`,
+          77, // EX_NOPERM
+        );
+      }
+    }
   }
 }
 
@@ -121,18 +138,19 @@ export function setupExtras(cli: CliResult): Extras {
     throw new SetupError("--snapshot-interval needs --snapshot FILE", EX_USAGE);
   }
   if (x.snapshot !== null) {
-    const path = x.snapshot;
-    const tmp = tmpPath(path);
-    for (const name of ["read", "write"] as const) {
-      for (const p of [path, tmp]) {
-        if (Deno.permissions.querySync({ name, path: p }).state !== "granted") {
-          throw new SetupError(
-            `--snapshot ${path} needs --allow-read=${path},${tmp} ` +
-              `--allow-write=${path},${tmp} (or both on its directory)`,
-            77, // EX_NOPERM
-          );
-        }
+    checkSnapshotPerms(x.snapshot);
+    let path: string;
+    try {
+      path = checkSnapshotPath(x.snapshot);
+    } catch (e) {
+      if (e instanceof SnapshotPathError) {
+        throw new SetupError(e.message, 73); // EX_CANTCREAT
       }
+      throw e;
+    }
+    if (path !== x.snapshot) {
+      checkSnapshotPerms(path);
+      x.snapshot = path;
     }
     hooks.beforeListen = (ctx) =>
       log(describeLoad(path, loadSnapshot(ctx.store, path)));

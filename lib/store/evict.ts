@@ -155,13 +155,29 @@ function reassign(s: StoreState, c: number): boolean {
 }
 
 /** Changes the memory limit, releasing pages (evicting their items) while over it. */
-export function setLimit(s: StoreState, limitBytes: number): void {
+export function setLimit(
+  s: StoreState,
+  limitBytes: number,
+  maxPages = Infinity,
+): boolean {
   s.limitBytes = limitBytes;
-  while (s.stats.totalMalloced > limitBytes && s.pool.count > 1) {
+  return shrink(s, maxPages);
+}
+
+/**
+ * Releases up to `maxPages` pages while over the limit (each one drained
+ * first); true if still over, so a caller can go on between other work.
+ */
+export function shrink(s: StoreState, maxPages: number): boolean {
+  for (let n = 0; n < maxPages; n++) {
+    if (s.stats.totalMalloced <= s.limitBytes || s.pool.count <= 1) {
+      return false;
+    }
     const p = victimPage(s, 0);
-    if (p === 0) break;
+    if (p === 0) return false;
     drainPage(s, p);
     s.pool.release(p);
     s.stats.totalMalloced -= s.pool.pageSize;
   }
+  return s.stats.totalMalloced > s.limitBytes && s.pool.count > 1;
 }

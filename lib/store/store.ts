@@ -21,7 +21,7 @@
 import type { Clock } from "../clock.ts";
 import { clampExp, itemBytes, readCas, writeCas } from "./chunk.ts";
 import * as chunk from "./chunk.ts";
-import { setLimit } from "./evict.ts";
+import { setLimit, shrink } from "./evict.ts";
 import { dead, flushAll, lookup, sweep } from "./expiry.ts";
 import { hashBytes } from "./hash.ts";
 import { isLinked, unlinkItem } from "./items.ts";
@@ -51,6 +51,7 @@ const {
   KLEN_MASK,
   LINKED,
   META,
+  NEXT,
   VLEN,
 } = chunk;
 
@@ -283,8 +284,54 @@ class SlabStore implements Store {
     return sweep(this.s, budget);
   }
 
-  setLimit(limitBytes: number): void {
-    setLimit(this.s, limitBytes);
+  setLimit(limitBytes: number, maxPages?: number): boolean {
+    return setLimit(this.s, limitBytes, maxPages);
+  }
+
+  shrink(maxPages: number): boolean {
+    return shrink(this.s, maxPages);
+  }
+
+  scan(cursor: number, budget: number, fn: (h: number) => void): number {
+    const s = this.s;
+    const pool = this.pool;
+    const now = s.clock.now();
+    const pages = pool.u32.length;
+    let p = cursor <= 0 ? 1 : cursor >>> this.cb;
+    let i = cursor <= 0 ? 0 : cursor & this.cm;
+    for (let looked = 0; looked < budget;) {
+      if (p >= pages) return -1;
+      const n = pool.carved[p];
+      if (i >= n) {
+        p++;
+        i = 0;
+        continue;
+      }
+      const u = pool.u32[p];
+      const cw = pool.cw[p];
+      const end = Math.min(n, i + budget - looked);
+      looked += end - i;
+      for (; i < end; i++) {
+        const w = i * cw;
+        if ((u[w + META] & LINKED) !== 0 && !dead(s, u, w, now)) {
+          fn((p << this.cb) | i);
+        }
+      }
+    }
+    return p >= pages ? -1 : (p << this.cb) | i;
+  }
+
+  lruWalk(cls: number, fn: (h: number) => boolean): void {
+    const s = this.s;
+    if (cls < 1 || cls > s.sc.count) return;
+    const now = s.clock.now();
+    for (let h = s.lruHead[cls]; h !== 0;) {
+      const u = this.u(h);
+      const w = this.w(h);
+      const next = u[w + NEXT];
+      if (!dead(s, u, w, now) && !fn(h)) return;
+      h = next;
+    }
   }
 
   forEach(fn: (h: number) => void): void {

@@ -31,6 +31,19 @@ export const Status = {
 /** One of the {@link Status} codes. */
 export type Status = typeof Status[keyof typeof Status];
 
+/**
+ * Largest cas unique a store ever holds or hands out: cas values are JS
+ * numbers, exact (and printed exactly) only up to 2^53 - 1. The counter
+ * starts at 0 and grows by one per write, so it cannot get there by use.
+ */
+export const MAX_CAS = Number.MAX_SAFE_INTEGER;
+/**
+ * Largest cas a snapshot may restore as is (2^52): a larger one is
+ * renumbered, which leaves the counter 2^52 writes of room (over 14 years at
+ * ten million writes a second) below {@link MAX_CAS}.
+ */
+export const RESTORE_CAS_MAX = 2 ** 52;
+
 /** How a store call treats an existing item (memcached's storage commands). */
 export const Mode = {
   Set: 0,
@@ -173,7 +186,10 @@ export interface Store {
   /**
    * Stores an item with a given cas unique (warm restart from a snapshot):
    * Set semantics, then the item's cas is `cas` and the global cas counter
-   * is raised to at least `cas`, so later stores get larger values.
+   * is raised to at least `cas`, so later stores get larger values. A `cas`
+   * of 0 or above {@link RESTORE_CAS_MAX} is renumbered (the item gets the
+   * next cas of the counter, in {@link lastCas}) so the counter never nears
+   * {@link MAX_CAS}.
    */
   restore?(
     key: Uint8Array,
@@ -218,10 +234,29 @@ export interface Store {
   sweep(budget: number): number;
   /** Calls `fn` with the handle of every live item (for snapshots, cachedump). */
   forEach(fn: (h: number) => void): void;
+  /**
+   * Resumable {@link forEach}: looks at up to `budget` chunks from `cursor`
+   * (0 = the start), calls `fn` for each live item among them, and returns
+   * the cursor to resume from, or -1 once every chunk was looked at. `fn`
+   * must not change the store. Items written between calls may be missed or
+   * seen twice (a rewrite moves an item), never torn.
+   */
+  scan(cursor: number, budget: number, fn: (h: number) => void): number;
+  /**
+   * Calls `fn` with the live items of size class `cls` from the most to the
+   * least recently used, until it returns false (`stats cachedump`).
+   */
+  lruWalk(cls: number, fn: (h: number) => boolean): void;
   /** Per size class figures, for classes that hold pages. */
   classes(): ClassInfo[];
   /** Resets resettable counters (stats reset): evictions, reclaimed, totalItems, ... */
   resetStats(): void;
-  /** Changes the memory limit (cache_memlimit); evicts if now over. */
-  setLimit(limitBytes: number): void;
+  /**
+   * Changes the memory limit (cache_memlimit); evicts if now over, releasing
+   * at most `maxPages` pages (default: all needed). Returns true while the
+   * store still holds more than the limit (call {@link shrink} to go on).
+   */
+  setLimit(limitBytes: number, maxPages?: number): boolean;
+  /** Releases up to `maxPages` more pages while over the limit; as {@link setLimit}. */
+  shrink(maxPages: number): boolean;
 }

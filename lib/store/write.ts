@@ -24,7 +24,7 @@ import { linkItem, unlinkItem } from "./items.ts";
 import { lruBump } from "./lru.ts";
 import { applyDelta, parseU64 } from "./numeric.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
-import { Mode, Status } from "./types.ts";
+import { Mode, RESTORE_CAS_MAX, Status } from "./types.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
@@ -189,6 +189,10 @@ export function restoreItem(
     0,
   );
   if (st !== Status.Stored) return st;
+  // Out of range (a foreign or crafted file): keep the fresh cas the Set
+  // gave it, so the counter never jumps to where it could wrap or lose
+  // precision.
+  if (cas === 0 || !(cas <= RESTORE_CAS_MAX)) return st;
   const h = s.lastHandle;
   writeCas(u32Of(s, h), wordOf(s, h), cas);
   s.lastCas = cas;
