@@ -153,3 +153,51 @@ Deno.test("binary: memccapable -b passes on the epoll backend too", async () => 
     await p.stop("SIGTERM");
   }
 });
+
+Deno.test("libmemcached tools: memccp/memccat --binary, with and without SASL", async () => {
+  const cp = which("memccp");
+  const catBin = which("memccat");
+  if (!cp || !catBin) {
+    skip("memccp/memccat missing (apt-get install -y libmemcached-tools)");
+    return;
+  }
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/note.txt`;
+  await Deno.writeTextFile(file, "copied over binary\n");
+  const run = async (bin: string, args: string[]) => {
+    const o = await new Deno.Command(bin, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: o.code, out: new TextDecoder().decode(o.stdout) };
+  };
+  try {
+    for (const sasl of [null, { alice: "secret" }]) {
+      await withServer(sasl ? { sasl } : {}, async (srv) => {
+        const args = [`--servers=127.0.0.1:${srv.port}`, "--binary"];
+        if (sasl) args.push("-u", "alice", "-p", "secret");
+        assert.equal((await run(cp, [...args, file])).code, 0);
+        const got = await run(catBin, [...args, "note.txt"]);
+        assert.equal(got.code, 0);
+        assert.equal(got.out, "copied over binary\n\n");
+        if (sasl) {
+          const bad = await run(catBin, [
+            `--servers=127.0.0.1:${srv.port}`,
+            "--binary",
+            "-u",
+            "alice",
+            "-p",
+            "wrong",
+            "note.txt",
+          ]);
+          assert.notEqual(bad.code, 0, "a wrong password is refused");
+          assert.equal(srv.ctx.counters.auth_errors, 1);
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -8,7 +8,7 @@
 import { putRange, reserve } from "../outbuf.ts";
 import type { Session } from "../types.ts";
 import { BIN_RES, ERR_TEXT, HEADER } from "./constants.ts";
-import { type BinRequest, TWO32 } from "./request.ts";
+import { type BinRequest, dump, TWO32 } from "./request.ts";
 
 const enc = new TextEncoder();
 
@@ -23,6 +23,10 @@ export function header(
   cas: number,
 ): void {
   putHeader(s, r.opcode, status, extlen, keylen, bodylen, r.opaque, cas);
+  if (s.ctx.verbose > 1) {
+    const title = `>${s.id} Writing bin response:`;
+    console.error(dump(title, `>${s.id}  `, s.out.buf, s.out.len - HEADER));
+  }
 }
 
 /** Appends a response header with explicit opcode and opaque. */

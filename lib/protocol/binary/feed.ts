@@ -15,7 +15,7 @@
 import { KEY_MAX, NEED_MORE, type Session } from "../types.ts";
 import { BIN_REQ, HEADER, LOUD, Op, St } from "./constants.ts";
 import { error } from "./encode.ts";
-import { casAt, req, u32 } from "./request.ts";
+import { casAt, dump, req, u32 } from "./request.ts";
 import { arith, del, update } from "./storage.ts";
 import { getOrTouch } from "./retrieval.ts";
 import { flush, noop, quit, stat, version } from "./admin.ts";
@@ -51,6 +51,11 @@ export function feedBinary(
     const extlen = buf[p + 4];
     // Header, extras and key must all be here (at most 24 + 255 + 65535).
     if (end - p < HEADER + extlen + keylen) break;
+    if (s.ctx.verbose > 1) {
+      console.error(
+        dump(`<${s.id} Read binary protocol data:`, `<${s.id}   `, buf, p),
+      );
+    }
     const r = req;
     r.opcode = buf[p + 1];
     r.cmd = LOUD[r.opcode];

@@ -72,3 +72,18 @@ export function casAt(b: Uint8Array, p: number): number {
   if (hi > HI_SAFE) return 0.5;
   return hi * TWO32 + u32(b, p + 4);
 }
+
+/** memcached's -vv dump of a 24-byte header: four bytes a line. */
+export function dump(
+  title: string,
+  prefix: string,
+  b: Uint8Array,
+  p: number,
+): string {
+  let out = title;
+  for (let i = 0; i < 24; i++) {
+    if (i % 4 === 0) out += `\n${prefix}`;
+    out += ` 0x${b[p + i].toString(16).padStart(2, "0")}`;
+  }
+  return out;
+}
