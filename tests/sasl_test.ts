@@ -19,7 +19,7 @@ import {
 } from "./_helpers.ts";
 import { binConn, cat, pkt, render } from "./_binary.ts";
 import { O } from "./_binary_cases.ts";
-import { DENO, MAIN } from "./_proc.ts";
+import { DENO, MAIN, spawnServer } from "./_proc.ts";
 
 const plain = (authz: string, user: string, pass: string) =>
   `${authz}\0${user}\0${pass}`;
@@ -239,43 +239,20 @@ Deno.test("sasl: -S with MEMCACHED_SASL_PWDB, reloaded on SIGHUP", async () => {
   const file = `${dir}/pwdb`;
   await Deno.writeTextFile(file, "alice:one\n");
   const port = freePort();
-  const srv = await new Promise<Awaited<ReturnType<typeof spawnListening>>>(
-    (resolve, reject) => {
-      const env = Deno.env.toObject();
-      env.MEMCACHED_SASL_PWDB = file;
-      const child = new Deno.Command(DENO, {
-        args: [
-          "run",
-          "--allow-net",
-          `--allow-read=${dir}`,
-          "--allow-env",
-          MAIN,
-          "-S",
-          "-p",
-          String(port),
-        ],
-        env,
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      const stderr = child.stderr.pipeTo(new WritableStream()).catch(() => {});
-      import("./_helpers.ts").then(({ waitListening }) =>
-        waitListening(port).then(() =>
-          resolve({
-            port,
-            child,
-            async stop() {
-              try {
-                child.kill("SIGTERM");
-              } catch { /* gone */ }
-              await child.status;
-              await stderr;
-            },
-          })
-        )
-      ).catch(reject);
-    },
+  const srv = await spawnServer(
+    DENO,
+    [
+      "run",
+      "--allow-net",
+      `--allow-read=${dir}`,
+      "--allow-env",
+      MAIN,
+      "-S",
+      "-p",
+      String(port),
+    ],
+    port,
+    { env: { MEMCACHED_SASL_PWDB: file } },
   );
   try {
     const login = async (pass: string) => {

@@ -115,3 +115,32 @@ export function resetCounters(c: Counters): void {
   Object.assign(c, createCounters());
   c.curr_connections = curr;
 }
+
+/**
+ * Counts a retrieval miss as memcached does: touch/gat count as touches,
+ * gets as gets with why they missed (`why`: 1 expired, 2 flushed).
+ */
+export function countMiss(c: Counters, touch: boolean, why: number): void {
+  if (touch) {
+    c.cmd_touch++;
+    c.touch_misses++;
+  } else {
+    c.cmd_get++;
+    c.get_misses++;
+    if (why === 1) c.get_expired++;
+    else if (why === 2) c.get_flushed++;
+  }
+}
+
+/** Counts a retrieval hit on an item of size class `cls`. */
+export function countHit(c: Counters, touch: boolean, cls: number): void {
+  if (touch) {
+    c.cmd_touch++;
+    c.touch_hits++;
+    c.slab.touch_hits[cls]++;
+  } else {
+    c.cmd_get++;
+    c.get_hits++;
+    c.slab.get_hits[cls]++;
+  }
+}

@@ -7,6 +7,7 @@
  */
 
 import { Mode, Status } from "../store/types.ts";
+import { countHit, countMiss } from "./counters.ts";
 import { absoluteExpiry } from "./exptime.ts";
 import { putByte, putCrlf, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
@@ -96,28 +97,11 @@ function getKeys(
       }
       const h = store.find(buf, ks, kl);
       if (h < 0) {
-        if (touch) {
-          c.cmd_touch++;
-          c.touch_misses++;
-        } else {
-          c.cmd_get++;
-          c.get_misses++;
-          const why = store.lastMiss;
-          if (why === 1) c.get_expired++;
-          else if (why === 2) c.get_flushed++;
-        }
+        countMiss(c, touch, store.lastMiss);
         continue;
       }
-      if (touch) {
-        store.setExp(h, exp);
-        c.cmd_touch++;
-        c.touch_hits++;
-        c.slab.touch_hits[store.classOf(h)]++;
-      } else {
-        c.cmd_get++;
-        c.get_hits++;
-        c.slab.get_hits[store.classOf(h)]++;
-      }
+      if (touch) store.setExp(h, exp);
+      countHit(c, touch, store.classOf(h));
       const vlen = store.valueLen(h);
       putRange(o, R.VALUE, 0, 6);
       putRange(o, buf, ks, ks + kl);

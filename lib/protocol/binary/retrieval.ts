@@ -7,6 +7,7 @@
  * @module
  */
 
+import { countHit, countMiss } from "../counters.ts";
 import { absoluteExpiry } from "../exptime.ts";
 import { putRange } from "../outbuf.ts";
 import type { Session } from "../types.ts";
@@ -37,16 +38,7 @@ export function getOrTouch(
   }
   const h = store.find(buf, ks, kl);
   if (h < 0) {
-    if (touch) {
-      c.cmd_touch++;
-      c.touch_misses++;
-    } else {
-      c.cmd_get++;
-      c.get_misses++;
-      const why = store.lastMiss; // 1 expired, 2 flushed
-      if (why === 1) c.get_expired++;
-      else if (why === 2) c.get_flushed++;
-    }
+    countMiss(c, touch, store.lastMiss);
     if (r.quiet) return 0;
     if (withKey) {
       header(s, r, St.KeyEnoent, 0, kl, kl, 0);
@@ -54,20 +46,13 @@ export function getOrTouch(
     } else error(s, r, St.KeyEnoent);
     return 0;
   }
-  const cls = store.classOf(h);
   if (touch) {
     store.setExp(
       h,
       absoluteExpiry(u32(buf, r.es), ctx.clock.now(), ctx.started),
     );
-    c.cmd_touch++;
-    c.touch_hits++;
-    c.slab.touch_hits[cls]++;
-  } else {
-    c.cmd_get++;
-    c.get_hits++;
-    c.slab.get_hits[cls]++;
   }
+  countHit(c, touch, store.classOf(h));
   const vlen = cmd === Op.Touch ? 0 : store.valueLen(h);
   const keyOut = withKey ? kl : 0;
   header(s, r, 0, 4, keyOut, 4 + keyOut + vlen, store.casOf(h));
