@@ -13,7 +13,7 @@ import {
   freePort,
   raw,
   skip,
-  spawnListening,
+  startMemcached,
   which,
   withServer,
 } from "./_helpers.ts";
@@ -125,26 +125,11 @@ async function startSaslMemcached() {
     `${dir}/memcached.conf`,
     `mech_list: plain\nsasldb_path: ${db}\n`,
   );
-  const port = freePort();
+  // memcached reads SASL_CONF_PATH from the environment it inherits.
   Deno.env.set("SASL_CONF_PATH", dir);
-  const ext = await spawnListening(
-    mc,
-    [
-      "-S",
-      "-p",
-      String(port),
-      "-U",
-      "0",
-      "-l",
-      "127.0.0.1",
-      "-t",
-      "1",
-      "-u",
-      "root",
-    ],
-    port,
-  );
+  const ext = await startMemcached(["-S"]);
   Deno.env.delete("SASL_CONF_PATH");
+  if (!ext) return null;
   return { ...ext, dir };
 }
 
