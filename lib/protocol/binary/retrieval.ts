@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Miss } from "../../store/types.ts";
 import { absoluteExpiry } from "../exptime.ts";
 import { putRange } from "../outbuf.ts";
 import type { Session } from "../types.ts";
@@ -35,7 +36,7 @@ export function getOrTouch(
       }`,
     );
   }
-  const h = store.find(buf, ks, kl);
+  const h = store.find(buf, ks, kl, s.res);
   if (h < 0) {
     if (touch) {
       c.cmd_touch++;
@@ -43,9 +44,9 @@ export function getOrTouch(
     } else {
       c.cmd_get++;
       c.get_misses++;
-      const why = store.lastMiss; // 1 expired, 2 flushed
-      if (why === 1) c.get_expired++;
-      else if (why === 2) c.get_flushed++;
+      const why = s.res.miss;
+      if (why === Miss.Expired) c.get_expired++;
+      else if (why === Miss.Flushed) c.get_flushed++;
     }
     if (r.quiet) return 0;
     if (withKey) {
