@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Store } from "./store/types.ts";
+import { Cursor, type Store } from "./store/types.ts";
 import {
   BLOCK_HEADER,
   encodeBlockHeader,
@@ -35,8 +35,6 @@ import {
 export const BLOCK_BYTES = 4 * 1024 * 1024;
 /** Batches a save is split into at most, once blocks alone would need more. */
 const MAX_BATCHES = 16;
-/** Thrown out of `store.forEach` to end a batch (it has no early exit). */
-const STOP = Symbol("stop");
 
 export {
   describeLoad,
@@ -97,20 +95,17 @@ export async function saveSnapshot(
   let bytes = FILE_HEADER;
   try {
     await writeAll(file, encodeFileHeader(store.clock.now()));
-    // forEach has no "start from" argument, so every batch walks the store
-    // from its start and skips what it copied already: total work is
-    // O(items × batches). Batches grow with the cache so that stays bounded
+    // Each batch resumes the store's scan cursor where the last one stopped
+    // (the cursor survives the awaits between batches), so a save walks the
+    // store once. Batches grow with the cache to bound the number of awaits
     // (at most MAX_BATCHES for caches over 4 MiB × MAX_BATCHES); blocks stay
     // small so that damage loses little.
     const batchBytes = Math.max(
       blockBytes,
       Math.ceil(store.stats.bytes / MAX_BATCHES),
     );
-    // forEach visits handles in increasing order, so the last handle copied
-    // is a cursor that survives the awaits between batches.
-    let last = -1;
-    for (let more = true; more;) {
-      more = false;
+    let cursor: number = Cursor.Start;
+    while (cursor !== Cursor.Done) {
       const sealed: Uint8Array[] = [];
       let batchUsed = 0;
       let out = new Uint8Array(BLOCK_HEADER + blockBytes);
@@ -127,45 +122,37 @@ export async function saveSnapshot(
         count = 0;
         used = BLOCK_HEADER;
       };
-      try {
-        store.forEach((h) => {
-          if (h <= last) return;
-          const kl = store.keyLen(h);
-          const vl = store.valueLen(h);
-          const need = ITEM_HEADER + kl + vl;
-          if (used + need > out.length) {
-            seal();
-            if (batchUsed >= batchBytes) {
-              more = true;
-              throw STOP;
-            }
-            // An item bigger than a block gets a block of its own.
-            out = new Uint8Array(BLOCK_HEADER + Math.max(blockBytes, need));
-            dv = new DataView(out.buffer);
-          }
-          encodeItemHeader(
-            dv,
-            used,
-            kl,
-            store.flagsOf(h),
-            store.expOf(h),
-            store.casOf(h),
-            vl,
-          );
-          const ks = store.keyStart(h);
-          out.set(store.keyBytes(h).subarray(ks, ks + kl), used + ITEM_HEADER);
-          const vs = store.valueStart(h);
-          out.set(
-            store.valueBytes(h).subarray(vs, vs + vl),
-            used + ITEM_HEADER + kl,
-          );
-          used += need;
-          count++;
-          last = h;
-        });
-      } catch (e) {
-        if (e !== STOP) throw e;
-      }
+      cursor = store.scan(cursor, Infinity, (h) => {
+        const kl = store.keyLen(h);
+        const vl = store.valueLen(h);
+        const need = ITEM_HEADER + kl + vl;
+        if (used + need > out.length) {
+          seal();
+          // Stop here; the returned cursor offers this item again.
+          if (batchUsed >= batchBytes) return false;
+          // An item bigger than a block gets a block of its own.
+          out = new Uint8Array(BLOCK_HEADER + Math.max(blockBytes, need));
+          dv = new DataView(out.buffer);
+        }
+        encodeItemHeader(
+          dv,
+          used,
+          kl,
+          store.flagsOf(h),
+          store.expOf(h),
+          store.casOf(h),
+          vl,
+        );
+        const ks = store.keyStart(h);
+        out.set(store.keyBytes(h).subarray(ks, ks + kl), used + ITEM_HEADER);
+        const vs = store.valueStart(h);
+        out.set(
+          store.valueBytes(h).subarray(vs, vs + vl),
+          used + ITEM_HEADER + kl,
+        );
+        used += need;
+        count++;
+      });
       seal();
       for (const blk of sealed) {
         await writeAll(file, blk);

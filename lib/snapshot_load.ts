@@ -17,7 +17,7 @@
  * @module
  */
 
-import { Status, type Store } from "./store/types.ts";
+import { newResult, Status, type Store } from "./store/types.ts";
 import {
   BLOCK_HEADER,
   crc32,
@@ -154,6 +154,7 @@ export function loadSnapshot(store: Store, path: string): LoadReport {
     truncated: false,
   };
   const restore = store.restore?.bind(store);
+  const res = newResult();
   if (!restore) throw new SnapshotError("this store cannot restore items");
   let f: Deno.FsFile;
   try {
@@ -209,13 +210,13 @@ export function loadSnapshot(store: Store, path: string): LoadReport {
         r.expired++;
         return;
       }
-      const st = restore(p, ks, kl, flags, exp, p, vs, vl, cas);
+      const st = restore(p, ks, kl, flags, exp, p, vs, vl, cas, res);
       if (st !== Status.Stored) {
         r.refused++;
         return;
       }
       r.restored++;
-      if (store.lastCas !== cas) r.renumbered++;
+      if (res.cas !== cas) r.renumbered++;
     };
     let pos = FILE_HEADER;
     let sawEnd = false;

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { manualClock } from "../lib/clock.ts";
 import { createStore } from "../lib/store/store.ts";
-import { Mode, type Store } from "../lib/store/types.ts";
+import { Mode, newResult, type Store } from "../lib/store/types.ts";
 import { loadSnapshot } from "../lib/snapshot.ts";
 import {
   BLOCK_HEADER,
@@ -129,8 +129,9 @@ Deno.test("snapshot validation: out-of-range cas renumbered, counter never wraps
     // New items get cas above every restored one; a stale cas is refused.
     const k = enc.encode("ok");
     const v = enc.encode("w");
-    assert.equal(s.store(Mode.Set, k, 0, 2, 0, 0, v, 0, 1, 0), 0);
-    const fresh = s.lastCas;
+    const res = newResult();
+    assert.equal(s.store(Mode.Set, k, 0, 2, 0, 0, v, 0, 1, 0, res), 0);
+    const fresh = res.cas;
     assert.ok(fresh > 2 ** 52 && fresh < 2 ** 52 + 100, String(fresh));
     assert.equal(s.store(Mode.Cas, k, 0, 2, 0, 0, v, 0, 1, fresh - 1), 2);
   } finally {

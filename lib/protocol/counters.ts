@@ -4,7 +4,7 @@
  * @module
  */
 
-import { MAX_CLASSES } from "../store/types.ts";
+import { MAX_CLASSES, Miss } from "../store/types.ts";
 
 /** Mutable counters of the whole server. */
 export interface Counters {
@@ -118,17 +118,17 @@ export function resetCounters(c: Counters): void {
 
 /**
  * Counts a retrieval miss as memcached does: touch/gat count as touches,
- * gets as gets with why they missed (`why`: 1 expired, 2 flushed).
+ * gets as gets with why they missed.
  */
-export function countMiss(c: Counters, touch: boolean, why: number): void {
+export function countMiss(c: Counters, touch: boolean, why: Miss): void {
   if (touch) {
     c.cmd_touch++;
     c.touch_misses++;
   } else {
     c.cmd_get++;
     c.get_misses++;
-    if (why === 1) c.get_expired++;
-    else if (why === 2) c.get_flushed++;
+    if (why === Miss.Expired) c.get_expired++;
+    else if (why === Miss.Flushed) c.get_flushed++;
   }
 }
 

@@ -148,13 +148,13 @@ export function metaArith(s: Session, buf: Uint8Array, t: Tokens): number {
       code = 0x4558; // EX
       h = -1;
     } else {
-      const st = store.incrDecr(key, ks, kl, incr, mf.delta);
+      const st = store.incrDecr(key, ks, kl, incr, mf.delta, s.res);
       if (st === Status.NonNumeric) return error(s, o.len, ME.NON_NUMERIC);
       if (st !== Status.Stored) return error(s, o.len, ME.OOM);
       if (incr) c.incr_hits++;
       else c.decr_hits++;
-      num = store.lastNumber;
-      h = store.lastHandle;
+      num = s.res.number;
+      h = s.res.handle;
       detached = num.toString().length > oldLen;
       // memcached's grown result is a brand-new item: no fetched, stale,
       // win or binary-key marks survive.
@@ -176,9 +176,10 @@ export function metaArith(s: Session, buf: Uint8Array, t: Tokens): number {
       0,
       text.length,
       0,
+      s.res,
     );
     if (st !== Status.Stored) return error(s, o.len, ME.OOM_NEW);
-    h = store.lastHandle;
+    h = s.res.handle;
     created = true;
   } else {
     if (incr) c.incr_misses++;

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { newResult } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import { createOutBuf } from "./outbuf.ts";
 import { createTokens } from "./tokens.ts";
@@ -52,6 +53,7 @@ export function createSession(ctx: Context, id = 0): Session {
     resumeAt: 0,
     saslStarted: false,
     saslDone: false,
+    res: newResult(),
   };
 }
 

@@ -95,9 +95,9 @@ function getKeys(
         reply(s, R.BAD_FORMAT);
         return 0;
       }
-      const h = store.find(buf, ks, kl);
+      const h = store.find(buf, ks, kl, s.res);
       if (h < 0) {
-        countMiss(c, touch, store.lastMiss);
+        countMiss(c, touch, s.res.miss);
         continue;
       }
       if (touch) store.setExp(h, exp);
@@ -225,10 +225,23 @@ export function update(
     return vlen + 2;
   }
   const exp = absoluteExpiry(exptime, ctx.clock.now(), ctx.started);
-  const st = store.store(mode, buf, ks, kl, flags, exp, buf, ds, vlen, cas);
+  const res = s.res;
+  const st = store.store(
+    mode,
+    buf,
+    ks,
+    kl,
+    flags,
+    exp,
+    buf,
+    ds,
+    vlen,
+    cas,
+    res,
+  );
   switch (st) {
     case Status.Stored: {
-      const cls = store.classOf(store.lastHandle);
+      const cls = store.classOf(res.handle);
       c.slab.cmd_set[cls]++;
       if (isCas) {
         c.cas_hits++;
@@ -290,18 +303,19 @@ export function arith(s: Session, buf: Uint8Array, incr: boolean): number {
   }
   const store = s.ctx.store;
   const c = s.ctx.counters;
-  switch (store.incrDecr(buf, ks, kl, incr, delta)) {
+  const res = s.res;
+  switch (store.incrDecr(buf, ks, kl, incr, delta, res)) {
     case Status.Stored:
       if (incr) {
         c.incr_hits++;
-        c.slab.incr_hits[store.classOf(store.lastHandle)]++;
+        c.slab.incr_hits[store.classOf(res.handle)]++;
       } else {
         c.decr_hits++;
-        c.slab.decr_hits[store.classOf(store.lastHandle)]++;
+        c.slab.decr_hits[store.classOf(res.handle)]++;
       }
       if (s.noreply) s.noreply = false;
       else {
-        putText(s.out, store.lastNumber.toString());
+        putText(s.out, res.number.toString());
         putCrlf(s.out);
       }
       break;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { StoreResult } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import type { OutBuf } from "./outbuf.ts";
 import type { Tokens } from "./tokens.ts";
@@ -76,4 +77,6 @@ export interface Session {
    * further Auth or Step on it fails.
    */
   saslDone: boolean;
+  /** What the last store call did (reused, so requests allocate nothing). */
+  res: StoreResult;
 }

@@ -36,9 +36,9 @@ export function getOrTouch(
       }`,
     );
   }
-  const h = store.find(buf, ks, kl);
+  const h = store.find(buf, ks, kl, s.res);
   if (h < 0) {
-    countMiss(c, touch, store.lastMiss);
+    countMiss(c, touch, s.res.miss);
     if (r.quiet) return 0;
     if (withKey) {
       header(s, r, St.KeyEnoent, 0, kl, kl, 0);

@@ -65,16 +65,29 @@ export function update(
   const exp = append
     ? 0
     : absoluteExpiry(u32(buf, r.es + 4), ctx.clock.now(), ctx.started);
-  const st = store.store(mode, buf, ks, kl, flags, exp, buf, r.vs, vlen, r.cas);
+  const res = s.res;
+  const st = store.store(
+    mode,
+    buf,
+    ks,
+    kl,
+    flags,
+    exp,
+    buf,
+    r.vs,
+    vlen,
+    r.cas,
+    res,
+  );
   switch (st) {
     case Status.Stored: {
-      const cls = store.classOf(store.lastHandle);
+      const cls = store.classOf(res.handle);
       c.slab.cmd_set[cls]++;
       if (mode === Mode.Cas) {
         c.cas_hits++;
         c.slab.cas_hits[cls]++;
       }
-      success(s, r, store.lastCas);
+      success(s, r, res.cas);
       break;
     }
     case Status.Exists: {
@@ -147,9 +160,10 @@ export function arith(s: Session, buf: Uint8Array, r: BinRequest): number {
     }
   }
   const delta = u64(buf, r.es);
-  switch (store.incrDecr(buf, ks, kl, incr, delta)) {
+  const res = s.res;
+  switch (store.incrDecr(buf, ks, kl, incr, delta, res)) {
     case Status.Stored: {
-      const h = store.lastHandle;
+      const h = res.handle;
       if (incr) {
         c.incr_hits++;
         c.slab.incr_hits[store.classOf(h)]++;
@@ -157,7 +171,7 @@ export function arith(s: Session, buf: Uint8Array, r: BinRequest): number {
         c.decr_hits++;
         c.slab.decr_hits[store.classOf(h)]++;
       }
-      counterReply(s, r, store.lastNumber, store.casOf(h));
+      counterReply(s, r, res.number, res.cas);
       return 0;
     }
     case Status.NonNumeric:
@@ -190,8 +204,9 @@ export function arith(s: Session, buf: Uint8Array, r: BinRequest): number {
     0,
     digits.length,
     0,
+    res,
   );
-  if (st === Status.Stored) counterReply(s, r, initial, store.lastCas);
+  if (st === Status.Stored) counterReply(s, r, initial, res.cas);
   else if (st === Status.NoMemory) error(s, r, St.Enomem, OOM.newItem);
   else error(s, r, St.NotStored);
   return 0;
