@@ -47,6 +47,12 @@ export interface ServerOptions {
   users?: Record<string, string>;
   /** Serve TLS on the port with this PEM certificate chain and key (`-Z`). */
   tls?: { cert: string; key: string };
+  /**
+   * Transport for plain TCP and the unix socket: "portable" (default here,
+   * `Deno.listen`) or "epoll" (Linux, needs `--allow-ffi`; TLS is still
+   * served by the portable transport beside it).
+   */
+  io?: "portable" | "epoll";
 }
 
 /** A server running in this process. */
@@ -107,6 +113,7 @@ function startNow(opts: ServerOptions): RunningServer {
   if (opts.tls !== undefined) {
     config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
   }
+  if (opts.io !== undefined) config.io = opts.io;
   const s = start(config);
   return {
     port: s.port,
