@@ -15,10 +15,7 @@ import { startServer } from "./lib/server/server.ts";
 import { TlsSetupError } from "./lib/tls.ts";
 import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
-import {
-  EpollUnavailable,
-  startEpollServer,
-} from "./lib/server/ffi/backend.ts";
+import { EpollUnavailable } from "./lib/server/ffi/backend.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -48,9 +45,7 @@ async function main(args: string[]): Promise<number> {
   }
   let server;
   try {
-    server = cli.config.io === "epoll"
-      ? await startEpollServer(cli.config, extras.hooks)
-      : startServer(cli.config, extras.hooks);
+    server = startServer(cli.config, extras.hooks);
   } catch (e) {
     extras.stop();
     if (e instanceof EpollUnavailable) {

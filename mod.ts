@@ -58,6 +58,12 @@ export interface ServerOptions {
    * password. Binary clients must authenticate first; text is refused.
    */
   sasl?: Record<string, string>;
+  /**
+   * Transport for plain TCP and the unix socket: "portable" (default here,
+   * `Deno.listen`) or "epoll" (Linux, needs `--allow-ffi`; TLS is still
+   * served by the portable transport beside it).
+   */
+  io?: "portable" | "epoll";
 }
 
 function credentials(users: Record<string, string>) {
@@ -136,6 +142,7 @@ function startNow(opts: ServerOptions): RunningServer {
   if (opts.tls !== undefined) {
     config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
   }
+  if (opts.io !== undefined) config.io = opts.io;
   const s = start(config);
   return {
     port: s.port,
