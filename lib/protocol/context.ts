@@ -44,4 +44,9 @@ export interface Context {
   sasl: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
   /** Refreshes a cached clock; called once per batch of input. */
   tick(): void;
+  /**
+   * Runs long maintenance work in bounded slices between batches of client
+   * work (`lib/slices.ts`); absent, the work runs to its end at once.
+   */
+  background?(step: () => boolean): void;
 }

@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { createCounters } from "../protocol/counters.ts";
 import { createStore } from "../store/store.ts";
+import { runSliced } from "../slices.ts";
 
 /** Creates the Context for a server; `requestShutdown` serves `shutdown`. */
 export function createContext(
@@ -35,5 +36,6 @@ export function createContext(
     auth: config.auth,
     sasl: config.sasl,
     tick: cached ? cached.tick : () => {},
+    background: runSliced,
   };
 }
