@@ -668,3 +668,23 @@ Deno.test("scan resumes from its cursor across writes and stops on request", () 
   assert.equal(again, first);
   assert.equal(s.scan(Cursor.Done, 10, () => {}), Cursor.Done);
 });
+
+Deno.test("expired items free memory for live ones before anything live is evicted", () => {
+  const c = manualClock(1000);
+  const s = mk(2 * MiB, c);
+  const v = "v".repeat(400);
+  // Fill the store: even keys live forever, odd keys expire in 2 s.
+  let n = 0;
+  while (s.stats.evictions === 0) {
+    put(s, "k" + n, v, { exp: n % 2 === 1 ? 1002 : 0 });
+    n++;
+  }
+  const full = n - 1; // the last one evicted k0
+  c.advance(5);
+  put(s, "k0", v);
+  const before = s.stats.evictions;
+  // As many new live items as there are expired ones: room for all of them.
+  for (let i = 0; i < Math.floor(full / 2) - 2; i++) put(s, "new" + i, v);
+  assert.equal(s.stats.evictions, before);
+  for (let i = 0; i < full; i += 2) assert.ok(handle(s, "k" + i) > 0, "k" + i);
+});

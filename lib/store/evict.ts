@@ -13,7 +13,7 @@
  */
 
 import * as chunk from "./chunk.ts";
-import { reclaim } from "./expiry.ts";
+import { reclaim, sweep } from "./expiry.ts";
 import { freeDropPage, freePop } from "./free_list.ts";
 import { unlinkItem } from "./items.ts";
 import { dead } from "./liveness.ts";
@@ -23,6 +23,14 @@ import { type StoreState, u32Of, wordOf } from "./state.ts";
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
 const { FETCHED, LINKED, META } = chunk;
+
+/**
+ * Chunks the sweep looks at before each eviction: small enough to cost
+ * about a microsecond, large enough that a pass over a full cache takes a
+ * few hundred evictions (so expired items rarely outlive their class's
+ * next victims).
+ */
+const EVICT_SWEEP = 512;
 
 /** Whether one more page fits under the limit (the first page always does). */
 function canGrow(s: StoreState): boolean {
@@ -45,6 +53,10 @@ export function alloc(s: StoreState, c: number): number {
       return carve(s, c);
     }
   }
+  // Dead items anywhere free memory before a live one is evicted: a short
+  // slice of the background sweep, which may free a chunk of this class.
+  sweep(s, EVICT_SWEEP);
+  if (s.freeHead[c] !== 0) return freePop(s, c);
   if (s.items[c] > 0 && evictTail(s, c)) return freePop(s, c);
   if (reassign(s, c)) return carve(s, c);
   return 0;
