@@ -223,7 +223,8 @@ const BATCH = 100;
 /** Milliseconds per batch in the TTL case (1500 batches: 6 s). */
 const TTL_PACE_MS = 4;
 
-async function runCase(
+/** One case against the server on `port`; returns its miss ratio. */
+export async function runCase(
   kind: string,
   alpha: number,
   port: number,
