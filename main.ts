@@ -15,6 +15,7 @@ import { startServer } from "./lib/server/server.ts";
 import { TlsSetupError } from "./lib/tls.ts";
 import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
+import { fitFdLimit } from "./lib/server/fdlimit.ts";
 import { EpollUnavailable } from "./lib/server/ffi/backend.ts";
 
 async function main(args: string[]): Promise<number> {
@@ -43,6 +44,12 @@ async function main(args: string[]): Promise<number> {
     console.error(`denocached: ${e.message}`);
     return e.code;
   }
+  const fd = fitFdLimit(cli.config);
+  if (!fd.ok) {
+    console.error(fd.message);
+    return 71; // EX_OSERR, as memcached
+  }
+  if (fd.note) console.error(`denocached: ${fd.note}`);
   let server;
   try {
     server = startServer(cli.config, extras.hooks);
