@@ -9,9 +9,15 @@
  * @module
  */
 
-import { EX_USAGE, HELP, parseCli, UsageError } from "./lib/cli.ts";
+import {
+  DENOCACHED_VERSION,
+  EX_USAGE,
+  HELP,
+  parseCli,
+  UsageError,
+} from "./lib/cli.ts";
 import { VERSION } from "./lib/protocol/context.ts";
-import { startServer } from "./lib/server/server.ts";
+import { autoFallbackReason, startServer } from "./lib/server/server.ts";
 import { TlsSetupError } from "./lib/tls.ts";
 import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
@@ -32,7 +38,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cli.action === "version") {
-    console.log(`denocached ${VERSION}`);
+    console.log(`denocached ${DENOCACHED_VERSION} (memcached ${VERSION})`);
     return 0;
   }
   for (const note of cli.notes) console.error(`denocached: ${note}`);
@@ -70,6 +76,12 @@ async function main(args: string[]): Promise<number> {
     console.error(`denocached: failed to listen: ${(e as Error).message}`);
     return 71; // EX_OSERR
   }
+  if (cli.config.io === "auto" && server.io === "portable") {
+    const why = autoFallbackReason(cli.config);
+    console.error(
+      `denocached: portable I/O: ${why}`,
+    );
+  }
   extras.started(server);
   const stop = () => void server.close();
   const ignore = () => {};
@@ -84,7 +96,7 @@ async function main(args: string[]): Promise<number> {
   for (const [sig, fn] of listeners) listen(sig, fn);
   if (cli.config.verbose > 0) {
     console.error(
-      `denocached listening on ${cli.config.listen}:${server.port}`,
+      `denocached listening on ${cli.config.listen}:${server.port} (${server.io})`,
     );
   }
   await server.finished;

@@ -142,7 +142,7 @@ function startNow(opts: ServerOptions): RunningServer {
   if (opts.tls !== undefined) {
     config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
   }
-  if (opts.io !== undefined) config.io = opts.io;
+  config.io = opts.io ?? "portable";
   const s = start(config);
   return {
     port: s.port,
