@@ -8,22 +8,28 @@
 # Arguments after the image name replace CMD and are appended to the
 # ENTRYPOINT flags. `docker stop` sends SIGTERM to PID 1: the server stops
 # accepting, finishes the replies in flight and exits 0 within a second.
+# The binary embeds --allow-net --allow-ffi: epoll is the default transport.
 
 ARG DENO_VERSION=2.9.6
 
 # Build on the builder's own platform and cross-compile for the target
 # (deno compile --target), so multi-arch builds need no emulation.
-FROM --platform=$BUILDPLATFORM denoland/deno:${DENO_VERSION} AS build
-ARG TARGETARCH
+FROM --platform=$BUILDPLATFORM docker.io/denoland/deno:${DENO_VERSION} AS build
+# Set by buildx; plain `docker build`/podman without it builds for amd64.
+ARG TARGETARCH=amd64
 WORKDIR /src
 COPY deno.json ./
 COPY main.ts mod.ts ./
 COPY lib/ lib/
 COPY scripts/ scripts/
-RUN deno task compile --target "linux-${TARGETARCH:-amd64}" --output /out/denocached
+RUN deno task compile --target "linux-${TARGETARCH}" --output /out/denocached \
+ && mkdir -p /out/data
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/denocached /usr/local/bin/denocached
+# Writable by the nonroot user, for --snapshot /data/cache.snap.
+COPY --from=build --chown=65532:65532 /out/data /data
+VOLUME /data
 # 65532 is distroless's "nonroot"; numeric so runAsNonRoot can verify it.
 USER 65532:65532
 EXPOSE 11211

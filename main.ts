@@ -9,12 +9,19 @@
  * @module
  */
 
-import { EX_USAGE, HELP, parseCli, UsageError } from "./lib/cli.ts";
+import {
+  DENOCACHED_VERSION,
+  EX_USAGE,
+  HELP,
+  parseCli,
+  UsageError,
+} from "./lib/cli.ts";
 import { VERSION } from "./lib/protocol/context.ts";
-import { startServer } from "./lib/server/server.ts";
+import { autoFallbackReason, startServer } from "./lib/server/server.ts";
 import { TlsSetupError } from "./lib/tls.ts";
 import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
+import { fitFdLimit } from "./lib/server/fdlimit.ts";
 import { EpollUnavailable } from "./lib/server/ffi/backend.ts";
 
 async function main(args: string[]): Promise<number> {
@@ -31,7 +38,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cli.action === "version") {
-    console.log(`denocached ${VERSION}`);
+    console.log(`denocached ${DENOCACHED_VERSION} (memcached ${VERSION})`);
     return 0;
   }
   for (const note of cli.notes) console.error(`denocached: ${note}`);
@@ -43,6 +50,12 @@ async function main(args: string[]): Promise<number> {
     console.error(`denocached: ${e.message}`);
     return e.code;
   }
+  const fd = fitFdLimit(cli.config);
+  if (!fd.ok) {
+    console.error(fd.message);
+    return 71; // EX_OSERR, as memcached
+  }
+  if (fd.note) console.error(`denocached: ${fd.note}`);
   let server;
   try {
     server = startServer(cli.config, extras.hooks);
@@ -63,6 +76,12 @@ async function main(args: string[]): Promise<number> {
     console.error(`denocached: failed to listen: ${(e as Error).message}`);
     return 71; // EX_OSERR
   }
+  if (cli.config.io === "auto" && server.io === "portable") {
+    const why = autoFallbackReason(cli.config);
+    console.error(
+      `denocached: portable I/O: ${why}`,
+    );
+  }
   extras.started(server);
   const stop = () => void server.close();
   const ignore = () => {};
@@ -77,7 +96,7 @@ async function main(args: string[]): Promise<number> {
   for (const [sig, fn] of listeners) listen(sig, fn);
   if (cli.config.verbose > 0) {
     console.error(
-      `denocached listening on ${cli.config.listen}:${server.port}`,
+      `denocached listening on ${cli.config.listen}:${server.port} (${server.io})`,
     );
   }
   await server.finished;

@@ -86,6 +86,25 @@ export interface RunningServer {
   readonly ctx: Context;
   /** Stops the server; resolves when every connection is closed. */
   close(): Promise<void>;
+  /** `await using server = await startServer()` closes it at scope exit. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** An option of {@link startServer} is out of range (as the CLI would refuse it). */
+export class InvalidOptionError extends RangeError {}
+
+function checkInt(
+  name: string,
+  v: number | undefined,
+  min: number,
+  max: number,
+) {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidOptionError(
+      `${name}: must be an integer between ${min} and ${max}, got ${v}`,
+    );
+  }
 }
 
 /**
@@ -103,6 +122,19 @@ export function startServer(
 }
 
 function startNow(opts: ServerOptions): RunningServer {
+  checkInt("port", opts.port, 0, 65535);
+  checkInt("memoryLimitMb", opts.memoryLimitMb, 1, 1 << 20);
+  checkInt("maxConnections", opts.maxConnections, 1, 1 << 20);
+  checkInt("maxItemSize", opts.maxItemSize, 1024, 1024 ** 3);
+  checkInt("idleTimeout", opts.idleTimeout, 0, 1 << 30);
+  if (
+    (opts.maxItemSize ?? 1024 * 1024) >
+      (opts.memoryLimitMb ?? 64) * 1024 * 1024 / 2
+  ) {
+    throw new InvalidOptionError(
+      "maxItemSize: cannot be higher than 1/2 of memoryLimitMb",
+    );
+  }
   const config = defaultConfig();
   config.port = opts.port ?? 0;
   if (opts.hostname !== undefined) config.listen = opts.hostname;
@@ -142,12 +174,13 @@ function startNow(opts: ServerOptions): RunningServer {
   if (opts.tls !== undefined) {
     config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
   }
-  if (opts.io !== undefined) config.io = opts.io;
+  config.io = opts.io ?? "portable";
   const s = start(config);
   return {
     port: s.port,
     hostname: s.hostname,
     ctx: s.ctx,
     close: () => s.close(),
+    [Symbol.asyncDispose]: () => s.close(),
   };
 }

@@ -9,6 +9,9 @@ import { parseArgs } from "node:util";
 import { type Config, defaultConfig } from "./config.ts";
 import { unsupportedReason as epollUnsupported } from "./server/ffi/libc.ts";
 
+/** denocached's own version (`-V` also prints the protocol version). */
+export const DENOCACHED_VERSION = "0.1.0";
+
 /** Exit code for bad usage (sysexits EX_USAGE, as memcached). */
 export const EX_USAGE = 64;
 
@@ -76,8 +79,9 @@ Usage: denocached [options]
       --snapshot=<file>        save items on exit, load them at start
       --snapshot-interval=<s>  also save every <s> seconds
       --single                 serve one connection, then exit (profiling)
-      --io=<portable|epoll>    I/O backend (default: portable); epoll is
-                               faster, Linux x86_64/aarch64, needs --allow-ffi
+      --io=<auto|portable|epoll>  transport (default: auto = epoll on
+                               Linux x86_64/aarch64 with --allow-ffi, else
+                               portable); TLS is always served portably
   -v, --verbose                print connection events (-vv: also commands)
   -V, --version                print version and exit
   -h, --help                   print this help and exit
@@ -216,8 +220,10 @@ export function parseCli(args: string[]): CliResult {
   config.disableFlush = v["disable-flush-all"] ?? false;
   config.single = v.single ?? false;
   if (v.io !== undefined) {
-    if (v.io !== "portable" && v.io !== "epoll") {
-      throw new UsageError(`--io: expected portable or epoll, got '${v.io}'`);
+    if (v.io !== "portable" && v.io !== "epoll" && v.io !== "auto") {
+      throw new UsageError(
+        `--io: expected auto, portable or epoll, got '${v.io}'`,
+      );
     }
     const why = v.io === "epoll" ? epollUnsupported() : null;
     if (why) notes.push(`--io=epoll ${why}; using --io=portable`);

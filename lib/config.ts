@@ -37,8 +37,12 @@ export interface Config {
   disableFlush: boolean;
   /** Stop reading from a client whose unsent replies exceed this many bytes. */
   maxOutputBytes: number;
-  /** I/O backend (`--io`): Deno sockets, or epoll via FFI (Linux, faster). */
-  io: "portable" | "epoll";
+  /**
+   * Transport for plain TCP and the unix socket (`--io`): "auto" (epoll
+   * where it can run, i.e. Linux with `--allow-ffi`, else portable),
+   * "portable" (Deno sockets) or "epoll" (FFI, refused where it cannot run).
+   */
+  io: "auto" | "portable" | "epoll";
   /** Time source (tests inject a manual clock). */
   clock: Clock;
   /** TLS (`-Z`, `-o ssl_chain_cert=,ssl_key=`); null = plain TCP only. */
@@ -77,7 +81,7 @@ export function defaultConfig(): Config {
     enableShutdown: false,
     disableFlush: false,
     maxOutputBytes: 4 * 1024 * 1024,
-    io: "portable",
+    io: "auto",
     clock: systemClock,
     tls: null,
     auth: null,

@@ -2,10 +2,12 @@
  * Builds the native executable: `deno task compile [--target T]
  * [--output FILE] [--unix-socket]`.
  *
- * The binary gets the narrowest permissions that serve TCP: `--allow-net`.
- * `--unix-socket` adds `--allow-read --allow-write` (needed to bind, chmod
- * and unlink the `-s` socket path; the path is only known at run time, so
- * they cannot be scoped here). `deno compile` downloads a runtime (`denort`)
+ * The binary gets `--allow-net` and `--allow-ffi` (the epoll transport,
+ * the default fast path, and raising the fd limit for `-c`; FFI can do
+ * anything a native program can, so it is an honest grant, not a narrow one).
+ * It also gets `--allow-read --allow-write` (unscoped: the paths of `-s`,
+ * `-Y`, `-Z` files and `--snapshot` are only known at run time); with FFI
+ * granted they add no power. `--unix-socket` is accepted and does nothing. `deno compile` downloads a runtime (`denort`)
  * for the target from Deno's servers; where that is unreachable, point
  * `DENORT_BIN` at a local denort binary of the same version and target —
  * it is passed through the environment, which `deno compile` honours.
@@ -31,7 +33,7 @@ export interface CompileOptions {
   target: string | null;
   /** Output file. */
   output: string;
-  /** Grant what serving a unix socket (`-s`) needs. */
+  /** Old flag, accepted: file access is always granted now. */
   unixSocket: boolean;
 }
 
@@ -43,7 +45,7 @@ const USAGE =
     [...new Set(Object.values(TARGETS))].join(", ")
   })
   --output FILE   default: dist/denocached[-T][.exe]
-  --unix-socket   also grant --allow-read --allow-write, for -s PATH
+  --unix-socket   accepted for old scripts (file access is now always granted)
 
 Environment: DENORT_BIN=/path/to/denort uses a local runtime instead of
 downloading one (it must match this deno's version and the target).`;
@@ -80,8 +82,17 @@ export function parseCompileArgs(args: string[]): CompileOptions {
 
 /** The `deno compile` argument list for `opts` (entry point `main.ts`). */
 export function compileArgs(opts: CompileOptions, entry = "main.ts"): string[] {
-  const args = ["compile", "--allow-net"];
-  if (opts.unixSocket) args.push("--allow-read", "--allow-write");
+  // --allow-ffi: the epoll transport (the fast path) and setrlimit for -c.
+  // FFI can already do whatever a native program can, so withholding file
+  // access would protect nothing; granting it makes -s, -Y, -Z and
+  // --snapshot work in the executable and the container.
+  const args = [
+    "compile",
+    "--allow-net",
+    "--allow-ffi",
+    "--allow-read",
+    "--allow-write",
+  ];
   // Embed only the npm packages main.ts reaches (none): the lockfile also
   // lists test-only packages, which must not end up in the binary.
   args.push("--exclude-unused-npm");

@@ -9,7 +9,16 @@
  */
 
 import assert from "node:assert/strict";
-import { ioTest, raw, settle, skip, which } from "./_helpers.ts";
+import {
+  freePort,
+  ioTest,
+  raw,
+  settle,
+  skip,
+  spawnListening,
+  TRANSPORTS,
+  which,
+} from "./_helpers.ts";
 import { spawnServer } from "./_robust_helpers.ts";
 
 const CYCLES = 200;
@@ -73,3 +82,43 @@ ioTest(
     }
   },
 );
+
+Deno.test("-c above the open-files limit: raised to fit, or refused as memcached", async () => {
+  const prlimit = which("prlimit");
+  if (!prlimit) return void skip("prlimit not installed (util-linux)");
+  if (TRANSPORTS.length < 2) return void skip("needs FFI (setrlimit)");
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const deno = [Deno.execPath(), "run", "--allow-net", "--allow-ffi", main];
+  // Hard limit too low: refused, exit 71, memcached's message.
+  const out = await new Deno.Command(prlimit, {
+    args: ["--nofile=256:256", ...deno, "-p", "0", "-c", "1024"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 71);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /^failed to set rlimit for open files\. Try starting as root or requesting smaller maxconns value\./,
+  );
+  // Soft limit low, hard limit high: raised, and 300 connections served.
+  const port = freePort();
+  const srv = await spawnListening(prlimit, [
+    "--nofile=256:4096",
+    ...deno,
+    "-p",
+    String(port),
+    "-c",
+    "1024",
+  ], port);
+  const conns: Awaited<ReturnType<typeof raw>>[] = [];
+  try {
+    for (let i = 0; i < 300; i++) conns.push(await raw(port));
+    const last = conns[conns.length - 1];
+    await last.send("version\r\n");
+    assert.equal(await last.until("\r\n"), "VERSION 1.6.18\r\n");
+  } finally {
+    for (const c of conns) c.close();
+    await settle(100);
+    await srv.stop();
+  }
+});

@@ -33,6 +33,9 @@ Deno.test("compile: targets, output names and permissions", () => {
   assert.deepEqual(compileArgs(host), [
     "compile",
     "--allow-net",
+    "--allow-ffi",
+    "--allow-read",
+    "--allow-write",
     "--exclude-unused-npm",
     "--output",
     "dist/denocached",
@@ -41,10 +44,13 @@ Deno.test("compile: targets, output names and permissions", () => {
   const win = parseCompileArgs(["--target", "windows-x64"]);
   assert.equal(win.output, "dist/denocached-windows-x64.exe");
   assert.deepEqual(
-    compileArgs(win).slice(0, 5),
+    compileArgs(win).slice(0, 8),
     [
       "compile",
       "--allow-net",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-write",
       "--exclude-unused-npm",
       "--target",
       "x86_64-pc-windows-msvc",
@@ -52,9 +58,10 @@ Deno.test("compile: targets, output names and permissions", () => {
   );
   const unix = parseCompileArgs(["--unix-socket", "-o", "/tmp/x"]);
   const args = compileArgs(unix);
-  assert.deepEqual(args.slice(0, 4), [
+  assert.deepEqual(args.slice(0, 5), [
     "compile",
     "--allow-net",
+    "--allow-ffi",
     "--allow-read",
     "--allow-write",
   ]);
@@ -121,11 +128,19 @@ Deno.test("compile: the binary serves with its embedded --allow-net", async () =
     }
     assert.equal(code, 0, p.stderr());
 
-    // The embedded grant is --allow-net only: a unix socket is refused.
-    const denied = spawnProc(bin, ["-s", `${dir}/mc.sock`]);
-    const ds = await denied.status;
-    assert.notEqual(ds.code, 0);
-    assert.match(denied.stderr(), /NotCapable|Requires (read|write) access/);
+    // The embedded grants cover the unix socket and snapshots too.
+    const sock = `${dir}/mc.sock`;
+    const u = await spawnServer(
+      bin,
+      ["-s", sock, "--snapshot", `${dir}/cache.snap`],
+      sock,
+      { cwd: dir },
+    );
+    try {
+      await smoke(sock);
+    } finally {
+      assert.equal((await u.stop("SIGTERM")).code, 0, u.stderr());
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

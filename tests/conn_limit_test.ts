@@ -74,6 +74,11 @@ ioTest(
 ioTest(
   "conn limit: file-descriptor exhaustion does not kill the accept loop",
   async (io) => {
+    if (io === "epoll") {
+      // With FFI, -c above the fd limit is refused at start (see
+      // accept_reset_test.ts), so EMFILE is reached only without it.
+      return void skip("epoll: -c 1000 over nofile 64 is refused at start");
+    }
     const srv = await spawnServer(["-c", "1000"], { nofile: 64, io });
     if (!srv) return void skip("prlimit not installed (util-linux)");
     const conns: Raw[] = [];

@@ -250,3 +250,36 @@ Deno.test("epoll backend: -Y auth and --snapshot warm restart", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("default transport: epoll with --allow-ffi, else portable with one stderr line", async () => {
+  if (unsupported()) return;
+  for (const perms of [["--allow-net", "--allow-ffi"], ["--allow-net"]]) {
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...perms, MAIN, "-p", String(port), "-v"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let err = "";
+    const pump = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (t) => void (err += t) }),
+    ).catch(() => {});
+    try {
+      await waitListening(port);
+      const c = await raw(port);
+      await c.send("version\r\n");
+      assert.equal(await c.until("\r\n"), "VERSION 1.6.18\r\n");
+      c.close();
+      await settle();
+    } finally {
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 0);
+      await pump;
+    }
+    const ffi = perms.includes("--allow-ffi");
+    assert.match(err, ffi ? /listening on \S+ \(epoll\)/ : /\(portable\)/);
+    const notes = err.split("\n").filter((l) => l.includes("portable I/O"));
+    assert.equal(notes.length, ffi ? 0 : 1, err);
+  }
+});

@@ -98,13 +98,18 @@ Deno.test("-h and -V need no permissions at all", async () => {
   assert.equal(s.code, 0, p.stderr());
 });
 
-Deno.test("the start task grants --allow-net only, never -A", async () => {
+Deno.test("the start task grants net, ffi (epoll) and file access (every flag), never -A", async () => {
   const cfg = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as {
     tasks: Record<string, string>;
   };
   const start = cfg.tasks.start.split(/\s+/);
   const perms = start.filter((a) => /^-(A|-allow-|-unstable)/.test(a));
-  assert.deepEqual(perms, ["--allow-net"]);
+  assert.deepEqual(perms, [
+    "--allow-net",
+    "--allow-ffi",
+    "--allow-read",
+    "--allow-write",
+  ]);
   for (const [name, cmd] of Object.entries(cfg.tasks)) {
     if (/\bmain\.ts\b/.test(cmd) && /^deno (run|compile)\b/.test(cmd)) {
       assert.doesNotMatch(cmd, /(^|\s)(-A|--allow-all)(\s|$)/, `task ${name}`);

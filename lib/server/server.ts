@@ -19,7 +19,11 @@ import {
   servePortable,
 } from "./portable.ts";
 import { type EpollTransport, serveEpoll } from "./ffi/epoll.ts";
-import { EpollUnavailable, openEpollLibc } from "./ffi/backend.ts";
+import {
+  EpollUnavailable,
+  epollUnavailableReason,
+  openEpollLibc,
+} from "./ffi/backend.ts";
 
 /** Items the sweep looks at per tick; small so the loop is never held long. */
 const SWEEP_BUDGET = 20_000;
@@ -55,12 +59,33 @@ export interface ServerHooks {
 }
 
 /**
+ * The transport `config.io` means here: "auto" is epoll where it can run
+ * (Linux x86_64/aarch64, `--allow-ffi` granted, a numeric `-l` address or
+ * localhost), else portable.
+ */
+export function resolveIo(config: Config): "portable" | "epoll" {
+  if (config.io !== "auto") return config.io;
+  return autoFallbackReason(config) === null ? "epoll" : "portable";
+}
+
+/** Why "auto" does not pick epoll here, or null when it does. */
+export function autoFallbackReason(config: Config): string | null {
+  const why = epollUnavailableReason();
+  if (why) return `epoll ${why}`;
+  const h = config.listen;
+  if (!/^(localhost|[\d.]+|\[?[\da-fA-F:.]*:[\da-fA-F:.]*\]?)$/.test(h)) {
+    return `epoll needs a numeric -l address (got '${h}')`;
+  }
+  return null;
+}
+
+/**
  * Starts listening according to `config`. Throws if a listener cannot be
  * bound, or {@link EpollUnavailable} when `config.io` is "epoll" and epoll
  * cannot run here.
  */
 export function startServer(config: Config, hooks: ServerHooks = {}): Server {
-  const libc = config.io === "epoll" ? openEpollLibc() : null;
+  const libc = resolveIo(config) === "epoll" ? openEpollLibc() : null;
   let stopping: Promise<void> | null = null;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => (resolveFinished = r));

@@ -38,6 +38,7 @@ export const C = {
   EAGAIN: 11,
   ENFILE: 23,
   EMFILE: 24,
+  RLIMIT_NOFILE: 7,
 } as const;
 
 const SYMBOLS = {
@@ -73,6 +74,8 @@ const SYMBOLS = {
   inet_pton: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   unlink: { parameters: ["buffer"], result: "i32" },
   chmod: { parameters: ["buffer", "u32"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
