@@ -48,6 +48,17 @@ export interface Config {
    * authentication off.
    */
   auth: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
+  /** HTTP metrics listener (`--metrics=HOST:PORT`); null = off. */
+  metrics: MetricsAddress | null;
+}
+
+/** Where the metrics listener binds. */
+export interface MetricsAddress {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Simultaneous HTTP connections; past it a client gets 503 and is closed. */
+  maxConnections: number;
 }
 
 /** memcached's defaults, with our own for what memcached does not have. */
@@ -71,5 +82,6 @@ export function defaultConfig(): Config {
     clock: systemClock,
     tls: null,
     auth: null,
+    metrics: null,
   };
 }

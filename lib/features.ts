@@ -1,6 +1,7 @@
 /**
  * Wires the optional features into a configuration: TLS (`-Z`, `-o ssl_*`),
- * ASCII auth (`-Y`, reloaded on SIGHUP) and warm restart (`--snapshot`).
+ * ASCII auth (`-Y`, reloaded on SIGHUP), warm restart (`--snapshot`) and
+ * the metrics listener (`--metrics`).
  * None of them needs a Deno permission unless it is used.
  * @module
  */
@@ -21,6 +22,7 @@ import {
   startSnapshots,
   tmpPath,
 } from "./snapshot.ts";
+import { attachMetrics } from "./metrics/hooks.ts";
 
 /** A setup failure: message for stderr, sysexits code to exit with. */
 export class SetupError extends Error {
@@ -129,6 +131,11 @@ export function setupExtras(cli: CliResult): Extras {
       }
     };
   }
+  // After the snapshot hooks: metrics open after the snapshot loaded and
+  // close after it was written, so /healthz stays 503 until the very end.
+  const metrics = config.metrics !== null
+    ? attachMetrics(config.metrics, hooks)
+    : null;
   return {
     hooks,
     started(server) {
@@ -142,6 +149,10 @@ export function setupExtras(cli: CliResult): Extras {
       }
       if (config.verbose > 0 && server.tlsPort) {
         log(`TLS on ${config.listen}:${server.tlsPort}`);
+      }
+      const m = metrics?.server();
+      if (config.verbose > 0 && m) {
+        log(`metrics on http://${m.hostname}:${m.port}/`);
       }
     },
     stop() {

@@ -56,6 +56,7 @@ function makeCtx(maxOut?: number): Context {
     verbose: 0,
     auth: null,
     tick: () => {},
+    latency: null,
   };
 }
 

@@ -12,6 +12,7 @@ import { createOutBuf, type OutBuf } from "./outbuf.ts";
 import { createTokens, type Tokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
 import { getMore } from "./text.ts";
+import { recordLatency } from "../metrics/latency.ts";
 
 /** Longest command line memcached buffers without a newline. */
 export const MAX_LINE = 2048;
@@ -83,6 +84,9 @@ export function feed(
 ): number {
   let p = start;
   const maxOut = s.ctx.config.maxOutputBytes;
+  // Latency histograms (--metrics): null when off, so timing costs nothing.
+  const lat = s.ctx.latency;
+  const t0 = lat === null ? 0 : performance.now();
   while (p < end && !s.close) {
     if (s.out.len > maxOut) break;
     if (s.swallow > 0) {
@@ -105,10 +109,12 @@ export function feed(
     }
     let le = nl;
     if (le - p > 1 && buf[le - 1] === 13) le--;
-    const r = s.getMore !== 0
+    const more = s.getMore;
+    const r = more !== 0
       ? getMore(s, buf, p, le)
       : dispatch(s, buf, p, le, nl + 1, end);
     if (r === NEED_MORE) break;
+    if (lat !== null) recordLatency(lat, buf, p, le, more, t0);
     if (r === PAUSE) {
       p = s.resumeAt; // the output check above stops us until it is sent
       continue;

@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { createCounters } from "../protocol/counters.ts";
 import { createStore } from "../store/store.ts";
+import { createLatency } from "../metrics/latency.ts";
 
 /** Creates the Context for a server; `requestShutdown` serves `shutdown`. */
 export function createContext(
@@ -34,5 +35,6 @@ export function createContext(
     verbose: config.verbose,
     auth: config.auth,
     tick: cached ? cached.tick : () => {},
+    latency: config.metrics !== null ? createLatency() : null,
   };
 }

@@ -351,6 +351,7 @@ export function startEpollLoop(
   function beginStop(now: number): void {
     stopping = true;
     stopDeadline = now + STOP_GRACE_MS;
+    hooks.onDrain?.(ctx);
     closeListeners();
     for (const c of conns) {
       if (!c) continue;
