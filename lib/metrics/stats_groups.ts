@@ -25,16 +25,19 @@ const dec = new TextDecoder();
 /** Runs `stats`, `stats settings`, … on a private session and parses them. */
 export function readStatsGroups(ctx: Context): StatsGroups {
   const out = {} as StatsGroups;
-  // -vv logs every command line: not these. (Synchronous, so no client can
-  // observe the change.)
+  // Neither logged at -vv nor timed in the latency histograms: these are
+  // not client commands. (Synchronous, so no client observes the change.)
   const verbose = ctx.verbose;
+  const latency = ctx.latency;
   ctx.verbose = 0;
+  ctx.latency = null;
   try {
     for (const g of GROUPS) {
       out[g] = parseStatLines(run(ctx, g === "stats" ? "stats" : `stats ${g}`));
     }
   } finally {
     ctx.verbose = verbose;
+    ctx.latency = latency;
   }
   return out;
 }
