@@ -34,10 +34,10 @@ header .meta { color: var(--dim); font-size: .9rem; }
 .pill.ok { background: #1f3d2a; color: var(--ok); }
 .pill.bad { background: #47201f; color: var(--bad); }
 main { padding: .8rem; display: grid; gap: .8rem; }
-.tiles { display: grid; gap: .6rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 9.5rem), 1fr)); }
+.tiles { display: grid; gap: .6rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 7.5rem), 1fr)); }
 .tile { background: var(--panel); border: 1px solid var(--line); border-radius: .5rem; padding: .55rem .7rem; }
 .tile .k { color: var(--dim); font-size: .8rem; }
-.tile .v { font-size: 1.45rem; font-weight: 650; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.tile .v { font-size: 1.3rem; overflow: hidden; text-overflow: ellipsis; font-weight: 650; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .charts { display: grid; gap: .8rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 24rem), 1fr)); }
 .chart { background: var(--panel); border: 1px solid var(--line); border-radius: .5rem; padding: .55rem .7rem; min-width: 0; }
 .chart h2 { font-size: .95rem; margin: 0 0 .3rem; font-weight: 600; }
@@ -69,12 +69,12 @@ td:first-child { color: var(--dim); width: 45%; }
 "use strict";
 var HISTORY = 120, POLL_MS = 1000;
 var COLORS = ["#58a6ff", "#3fb950", "#d29922", "#f85149", "#bc8cff", "#39c5cf", "#ff7b72", "#8b98a5"];
-var TILES = [["ops", "ops/s"], ["hit", "hit ratio"], ["mem", "memory used"], ["items", "items"],
+var TILES = [["ops", "ops/s"], ["hit", "hit ratio"], ["mem", "item memory"], ["items", "items"],
   ["conns", "connections"], ["evict", "evictions/s"], ["p99", "p99 latency"], ["rss", "process RSS"]];
 var CHARTS = [
   ["ops", "Operations per second, by command", "num"],
   ["hit", "Hit ratio (get hits / gets)", "pct"],
-  ["mem", "Memory: items vs limit (-m), process RSS", "bytes"],
+  ["mem", "Item memory vs limit (-m)", "bytes"],
   ["items", "Items", "num"],
   ["evict", "Evictions and expirations per second", "num"],
   ["conns", "Connections", "num"],
@@ -199,7 +199,8 @@ function last(key) { var a = series(key); return a.length ? a[a.length - 1] : Na
 function tiles() {
   var set = function (k, v) { document.getElementById("tile-" + k).textContent = v; };
   set("ops", fmtNum(last("ops:total"))); set("hit", fmtPct(last("hit")));
-  set("mem", fmtBytes(last("bytes")) + " / " + fmtBytes(last("limit")));
+  set("mem", fmtPct(last("bytes") / last("limit")));
+  document.getElementById("tile-mem").previousSibling.textContent = "memory of " + fmtBytes(last("limit"));
   set("items", fmtNum(last("items"))); set("conns", fmtNum(last("conns")));
   set("evict", fmtNum(last("evict"))); set("p99", fmtSecs(last("lat:p99")));
   set("rss", fmtBytes(last("rss")));
@@ -218,7 +219,7 @@ function drawAll() {
   tiles();
   draw("ops", opsSeries());
   draw("hit", [["hit ratio", series("hit")]], 1);
-  draw("mem", [["items", series("bytes")], ["limit", series("limit")], ["RSS", series("rss")]]);
+  draw("mem", [["items", series("bytes")], ["limit", series("limit")]]);
   draw("items", [["items", series("items")]]);
   draw("evict", [["evictions/s", series("evict")], ["expirations/s", series("expire")]]);
   draw("conns", [["connections", series("conns")]]);
@@ -251,14 +252,14 @@ function draw(key, list, fixedMax) {
     g.beginPath(); g.moveTo(left, y); g.lineTo(right, y); g.stroke();
     g.fillText(c.fmt(max * k / 3), 2, y + fs * 0.35);
   }
-  var points = 0;
+  var points = 0, span = Math.max(30, n);
   list.forEach(function (s, i) {
     var vals = s[1];
     g.strokeStyle = COLORS[i % COLORS.length]; g.lineWidth = 2; g.beginPath();
     var started = false;
     vals.forEach(function (v, j) {
       if (!isFinite(v)) { started = false; return; }
-      var x = left + (right - left) * (HISTORY - vals.length + j) / (HISTORY - 1);
+      var x = left + (right - left) * (span - vals.length + j) / (span - 1);
       var y = bottom - (bottom - top) * Math.min(v, max) / max;
       if (started) g.lineTo(x, y); else { g.moveTo(x, y); started = true; }
       points++;
