@@ -1,6 +1,9 @@
 /**
  * denocached command-line entry point: flags → configuration → server.
- * SIGINT/SIGTERM stop accepting, let replies in flight go out, exit 0.
+ * SIGINT, SIGTERM and SIGUSR1 (memcached's graceful stop) stop accepting,
+ * let replies in flight go out, write the snapshot if any, exit 0. SIGHUP
+ * never kills (it reloads the `-Y` auth file, see lib/features.ts) and
+ * SIGPIPE is ignored (a peer that went away is an error on its socket).
  * Optional features (TLS, ASCII auth, snapshots) are wired in
  * lib/features.ts; none of them needs a permission unless it is used.
  * @module
@@ -12,10 +15,7 @@ import { startServer } from "./lib/server/server.ts";
 import { TlsSetupError } from "./lib/tls.ts";
 import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
-import {
-  EpollUnavailable,
-  startEpollServer,
-} from "./lib/server/ffi/backend.ts";
+import { EpollUnavailable } from "./lib/server/ffi/backend.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -45,9 +45,7 @@ async function main(args: string[]): Promise<number> {
   }
   let server;
   try {
-    server = cli.config.io === "epoll"
-      ? await startEpollServer(cli.config, extras.hooks)
-      : startServer(cli.config, extras.hooks);
+    server = startServer(cli.config, extras.hooks);
   } catch (e) {
     extras.stop();
     if (e instanceof EpollUnavailable) {
@@ -67,18 +65,42 @@ async function main(args: string[]): Promise<number> {
   }
   extras.started(server);
   const stop = () => void server.close();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  const ignore = () => {};
+  const listeners: [Deno.Signal, () => void][] = [
+    ["SIGINT", stop],
+    ["SIGTERM", stop],
+    ["SIGUSR1", stop],
+    // Registered so the default action (terminate) never runs.
+    ["SIGHUP", ignore],
+    ["SIGPIPE", ignore],
+  ];
+  for (const [sig, fn] of listeners) listen(sig, fn);
   if (cli.config.verbose > 0) {
     console.error(
       `denocached listening on ${cli.config.listen}:${server.port}`,
     );
   }
   await server.finished;
-  Deno.removeSignalListener("SIGINT", stop);
-  Deno.removeSignalListener("SIGTERM", stop);
+  for (const [sig, fn] of listeners) unlisten(sig, fn);
   extras.stop();
   return extras.exitCode();
+}
+
+/** Adds a signal listener; platforms without that signal are skipped. */
+function listen(sig: Deno.Signal, fn: () => void): void {
+  try {
+    Deno.addSignalListener(sig, fn);
+  } catch {
+    // Not available here (e.g. Windows): nothing to catch.
+  }
+}
+
+function unlisten(sig: Deno.Signal, fn: () => void): void {
+  try {
+    Deno.removeSignalListener(sig, fn);
+  } catch {
+    // Never added.
+  }
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

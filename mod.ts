@@ -50,11 +50,38 @@ export interface ServerOptions {
   /** Serve TLS on the port with this PEM certificate chain and key (`-Z`). */
   tls?: { cert: string; key: string };
   /**
+   * Protocols served (`-B`): `auto` (default) decides per connection by its
+   * first byte, `ascii` is text and meta only, `binary` the binary protocol
+   * only. `users` implies `ascii` and `sasl` implies `binary`.
+   */
+  protocol?: "auto" | "ascii" | "binary";
+  /**
+   * SASL PLAIN authentication over the binary protocol (`-S`): user →
+   * password. Binary clients must authenticate first; text is refused.
+   */
+  sasl?: Record<string, string>;
+  /**
+   * Transport for plain TCP and the unix socket: "portable" (default here,
+   * `Deno.listen`) or "epoll" (Linux, needs `--allow-ffi`; TLS is still
+   * served by the portable transport beside it).
+   */
+  io?: "portable" | "epoll";
+  /**
    * Also serve `/metrics`, `/`, `/healthz` and `/stats.json` over HTTP
    * (`--metrics`): port 0 (the default here) picks a free one, hostname
    * defaults to 127.0.0.1.
    */
   metrics?: { port?: number; hostname?: string; maxConnections?: number };
+}
+
+function credentials(users: Record<string, string>) {
+  const enc = new TextEncoder();
+  return createAuthStore(
+    Object.entries(users).map(([user, password]) => ({
+      user: enc.encode(user),
+      pass: enc.encode(password),
+    })),
+  ).check;
 }
 
 /** A server running in this process. */
@@ -119,18 +146,27 @@ function configFrom(opts: ServerOptions): Config {
     config.enableShutdown = opts.enableShutdown;
   }
   if (opts.clock !== undefined) config.clock = opts.clock;
-  if (opts.users !== undefined) {
-    const enc = new TextEncoder();
-    config.auth = createAuthStore(
-      Object.entries(opts.users).map(([user, password]) => ({
-        user: enc.encode(user),
-        pass: enc.encode(password),
-      })),
-    ).check;
+  const protocol = opts.protocol ?? "auto";
+  if (opts.users !== undefined && opts.sasl !== undefined) {
+    throw new TypeError("users (ASCII auth) and sasl cannot be combined");
   }
+  if (opts.users !== undefined) {
+    if (protocol === "binary") {
+      throw new TypeError("users (ASCII auth) needs the ascii protocol");
+    }
+    config.auth = credentials(opts.users);
+    config.protocol = "ascii";
+  } else if (opts.sasl !== undefined) {
+    if (opts.protocol !== undefined && protocol !== "binary") {
+      throw new TypeError("sasl needs the binary protocol");
+    }
+    config.sasl = credentials(opts.sasl);
+    config.protocol = "binary";
+  } else config.protocol = protocol;
   if (opts.tls !== undefined) {
     config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
   }
+  if (opts.io !== undefined) config.io = opts.io;
   if (opts.metrics !== undefined) {
     config.metrics = {
       hostname: opts.metrics.hostname ?? "127.0.0.1",

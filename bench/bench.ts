@@ -26,6 +26,7 @@ import {
   type Workload,
   WORKLOADS,
 } from "./generators.ts";
+import { hitMain } from "./hit.ts";
 import {
   freePort,
   installSignalHandlers,
@@ -681,7 +682,9 @@ async function main(argv: string[]): Promise<number> {
 if (import.meta.main) {
   let code = 1;
   try {
-    code = await main(Deno.args);
+    code = Deno.args.includes("--hit")
+      ? await hitMain(Deno.args)
+      : await main(Deno.args);
   } catch (e) {
     console.error(
       `bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,

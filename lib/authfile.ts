@@ -28,8 +28,14 @@ export class AuthFileError extends Error {}
  * dropped); the user is everything before the first `:`, the password
  * everything after it (it may contain `:`). Blank lines are skipped; any
  * other line without `:` is an error (memcached refuses to start on it).
+ * In a SASL password file (`saslPwdb`, memcached's MEMCACHED_SASL_PWDB)
+ * the password ends at the next `:`, as memcached reads it.
  */
-export function parseAuthFile(text: string, name = "auth file"): Credential[] {
+export function parseAuthFile(
+  text: string,
+  name = "auth file",
+  saslPwdb = false,
+): Credential[] {
   const out: Credential[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
@@ -42,16 +48,18 @@ export function parseAuthFile(text: string, name = "auth file"): Credential[] {
         `${name} line ${i + 1}: malformed entry, should be 'user:password'`,
       );
     }
+    let passEnd = saslPwdb ? l.indexOf(":", colon + 1) : -1;
+    if (passEnd < 0) passEnd = l.length;
     out.push({
       user: enc.encode(l.slice(0, colon)),
-      pass: enc.encode(l.slice(colon + 1)),
+      pass: enc.encode(l.slice(colon + 1, passEnd)),
     });
   }
   return out;
 }
 
 /** Reads and parses an auth file; throws {@link AuthFileError}. */
-export function readAuthFile(path: string): Credential[] {
+export function readAuthFile(path: string, saslPwdb = false): Credential[] {
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
@@ -63,7 +71,7 @@ export function readAuthFile(path: string): Credential[] {
       `could not read auth file ${path}: ${(e as Error).message}${hint}`,
     );
   }
-  return parseAuthFile(text, path);
+  return parseAuthFile(text, path, saslPwdb);
 }
 
 /**
@@ -122,9 +130,13 @@ export function createAuthStore(initial: Credential[]): AuthStore {
  * Re-reads `path` into `store`; on error keeps the old credentials and
  * returns the error message (memcached also keeps the old ones).
  */
-export function reloadAuthFile(store: AuthStore, path: string): string | null {
+export function reloadAuthFile(
+  store: AuthStore,
+  path: string,
+  saslPwdb = false,
+): string | null {
   try {
-    store.set(readAuthFile(path));
+    store.set(readAuthFile(path, saslPwdb));
     return null;
   } catch (e) {
     if (e instanceof AuthFileError) return e.message;

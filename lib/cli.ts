@@ -39,6 +39,10 @@ export interface CliExtra {
   snapshot: string | null;
   /** `--snapshot-interval SECONDS` (0 = only at exit) */
   snapshotInterval: number;
+  /** `-S`: SASL authentication over the binary protocol. */
+  sasl: boolean;
+  /** `--sasl-pwdb FILE` or MEMCACHED_SASL_PWDB: `user:password` lines. */
+  saslPwdb: string | null;
 }
 
 /** A usage error: print the message and exit with {@link EX_USAGE}. */
@@ -62,6 +66,11 @@ Usage: denocached [options]
   -F, --disable-flush-all      disable the "flush_all" command
   -Y, --auth-file=<file>       require ASCII authentication (user:password lines)
   -Z, --enable-ssl             serve TLS (with -o ssl_chain_cert=,ssl_key=)
+  -S, --enable-sasl            require SASL PLAIN authentication (binary
+                               protocol); users from --sasl-pwdb or the file
+                               named by MEMCACHED_SASL_PWDB
+      --sasl-pwdb=<file>       SASL users, one user:password per line
+  -B, --protocol=<name>        auto (default), ascii or binary
   -o, --extended=<opts>        comma separated: idle_timeout=<secs>,
                                ssl_chain_cert=<file>, ssl_key=<file>,
                                ssl_port=<num> (TLS there, plain on -p)
@@ -79,7 +88,7 @@ Usage: denocached [options]
   -h, --help                   print this help and exit
 
 Accepted for compatibility, without effect: -d, -u <user>, -t <threads>,
--U 0, -P <file>, -k, -r, -R <num>, -C, -b <num>, -B ascii, -L, -M.
+-U 0, -P <file>, -k, -r, -R <num>, -C, -b <num>, -L, -M.
 `;
 
 function parseSize(v: string, flag: string): number {
@@ -126,6 +135,8 @@ export function parseCli(args: string[]): CliResult {
         "disable-flush-all": { type: "boolean", short: "F" },
         "auth-file": { type: "string", short: "Y" },
         "enable-ssl": { type: "boolean", short: "Z" },
+        "enable-sasl": { type: "boolean", short: "S" },
+        "sasl-pwdb": { type: "string" },
         extended: { type: "string", short: "o", multiple: true },
         snapshot: { type: "string" },
         metrics: { type: "string" },
@@ -166,6 +177,8 @@ export function parseCli(args: string[]): CliResult {
     sslPort: null,
     snapshot: null,
     snapshotInterval: 0,
+    sasl: false,
+    saslPwdb: null,
   };
   if (v.help) return { action: "help", config, notes, extra };
   if (v.version) return { action: "version", config, notes, extra };
@@ -226,6 +239,8 @@ export function parseCli(args: string[]): CliResult {
   let metricsConns = 0;
   if (v["auth-file"] !== undefined) extra.authFile = v["auth-file"];
   extra.tls = v["enable-ssl"] ?? false;
+  extra.sasl = v["enable-sasl"] ?? false;
+  extra.saslPwdb = v["sasl-pwdb"] ?? (extra.sasl ? pwdbFromEnv() : null);
   for (const group of v.extended ?? []) {
     for (const opt of group.split(",")) {
       if (opt === "") continue;
@@ -277,12 +292,64 @@ export function parseCli(args: string[]): CliResult {
       "max-reqs-per-event",
       "disable-cas",
       "listen-backlog",
-      "protocol",
       "enable-largepages",
       "disable-evictions",
     ] as const
   ) {
     if (v[f] !== undefined) notes.push(`--${f}: accepted, no effect`);
   }
+  bindProtocol(v.protocol, extra, config);
   return { action: "run", config, notes, extra };
+}
+
+/**
+ * `-B`, `-S` and `-Y` together, as memcached settles them: SASL needs the
+ * binary protocol and ASCII auth the text one, so each picks its protocol
+ * unless `-B` names one, and refuses a `-B` that contradicts it.
+ */
+function bindProtocol(
+  b: string | undefined,
+  extra: CliExtra,
+  config: Config,
+): void {
+  if (b !== undefined && b !== "auto" && b !== "ascii" && b !== "binary") {
+    throw new UsageError(
+      `Invalid value for binding protocol: ${b} -- should be one of auto, binary, or ascii`,
+    );
+  }
+  if (extra.sasl && extra.authFile !== null) {
+    throw new UsageError(
+      "-S and -Y cannot be combined: SASL needs the binary protocol, ASCII auth the text one",
+    );
+  }
+  if (extra.sasl) {
+    if (b !== undefined && b !== "binary") {
+      throw new UsageError(
+        "You cannot allow the ASCII protocol while using SASL.",
+      );
+    }
+    config.protocol = "binary";
+  } else if (extra.authFile !== null) {
+    if (b !== undefined && b !== "ascii") {
+      throw new UsageError(
+        "You cannot allow the BINARY protocol while using ascii authentication tokens.",
+      );
+    }
+    config.protocol = "ascii";
+  } else if (b !== undefined) config.protocol = b;
+}
+
+/** MEMCACHED_SASL_PWDB, when the environment may be read and names a file. */
+function pwdbFromEnv(): string | null {
+  const variable = "MEMCACHED_SASL_PWDB";
+  try {
+    if (
+      Deno.permissions.querySync({ name: "env", variable }).state !== "granted"
+    ) {
+      return null;
+    }
+    return Deno.env.get(variable) ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -48,6 +48,16 @@ export interface Config {
    * authentication off.
    */
   auth: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
+  /**
+   * Protocols served (`-B`): `auto` picks per connection by its first byte
+   * (0x80 = binary), as memcached's default.
+   */
+  protocol: "auto" | "ascii" | "binary";
+  /**
+   * SASL PLAIN over the binary protocol (`-S`): checks `user`/`password` in
+   * constant time; null = SASL off.
+   */
+  sasl: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
   /** HTTP metrics listener (`--metrics=HOST:PORT`); null = off. */
   metrics: MetricsAddress | null;
 }
@@ -82,6 +92,8 @@ export function defaultConfig(): Config {
     clock: systemClock,
     tls: null,
     auth: null,
+    protocol: "auto",
+    sasl: null,
     metrics: null,
   };
 }

@@ -7,6 +7,7 @@
  */
 
 import { type CliResult, EX_USAGE } from "./cli.ts";
+import { attachMetrics } from "./metrics/hooks.ts";
 import type { Server, ServerHooks } from "./server/server.ts";
 import {
   AuthFileError,
@@ -22,12 +23,28 @@ import {
   startSnapshots,
   tmpPath,
 } from "./snapshot.ts";
-import { attachMetrics } from "./metrics/hooks.ts";
+import { checkSnapshotPath, SnapshotPathError } from "./snapshot_path.ts";
 
 /** A setup failure: message for stderr, sysexits code to exit with. */
 export class SetupError extends Error {
   constructor(message: string, readonly code: number) {
     super(message);
+  }
+}
+
+/** Throws unless read and write of `path` and its temporary file are granted. */
+function checkSnapshotPerms(path: string): void {
+  const tmp = tmpPath(path);
+  for (const name of ["read", "write"] as const) {
+    for (const p of [path, tmp]) {
+      if (Deno.permissions.querySync({ name, path: p }).state !== "granted") {
+        throw new SetupError(
+          `--snapshot ${path} needs --allow-read=${path},${tmp} ` +
+            `--allow-write=${path},${tmp} (or both on its directory)`,
+          77, // EX_NOPERM
+        );
+      }
+    }
   }
 }
 
@@ -101,22 +118,41 @@ export function setupExtras(cli: CliResult): Extras {
       // No SIGHUP on this platform: the file is read at start only.
     }
   }
+  if (x.sasl) {
+    const path = x.saslPwdb;
+    if (path === null) {
+      throw new SetupError(
+        "-S needs a password file: --sasl-pwdb=FILE or MEMCACHED_SASL_PWDB=FILE",
+        EX_USAGE,
+      );
+    }
+    cleanups.push(watchCredentials(
+      path,
+      true,
+      (check) => {
+        config.sasl = check;
+      },
+      log,
+      config.verbose,
+    ));
+  }
   if (x.snapshot === null && x.snapshotInterval > 0) {
     throw new SetupError("--snapshot-interval needs --snapshot FILE", EX_USAGE);
   }
   if (x.snapshot !== null) {
-    const path = x.snapshot;
-    const tmp = tmpPath(path);
-    for (const name of ["read", "write"] as const) {
-      for (const p of [path, tmp]) {
-        if (Deno.permissions.querySync({ name, path: p }).state !== "granted") {
-          throw new SetupError(
-            `--snapshot ${path} needs --allow-read=${path},${tmp} ` +
-              `--allow-write=${path},${tmp} (or both on its directory)`,
-            77, // EX_NOPERM
-          );
-        }
+    checkSnapshotPerms(x.snapshot);
+    let path: string;
+    try {
+      path = checkSnapshotPath(x.snapshot);
+    } catch (e) {
+      if (e instanceof SnapshotPathError) {
+        throw new SetupError(e.message, 73); // EX_CANTCREAT
       }
+      throw e;
+    }
+    if (path !== x.snapshot) {
+      checkSnapshotPerms(path);
+      x.snapshot = path;
     }
     hooks.beforeListen = (ctx) =>
       log(describeLoad(path, loadSnapshot(ctx.store, path)));
@@ -160,4 +196,40 @@ export function setupExtras(cli: CliResult): Extras {
     },
     exitCode: () => code,
   };
+}
+
+/**
+ * Reads a `user:password` file into a constant-time checker handed to
+ * `use`, and re-reads it on SIGHUP (keeping the old entries if the new file
+ * is bad). Returns the cleanup that removes the signal listener.
+ */
+function watchCredentials(
+  path: string,
+  saslPwdb: boolean,
+  use: (check: (user: Uint8Array, pass: Uint8Array) => boolean) => void,
+  log: (m: string) => void,
+  verbose: number,
+): () => void {
+  let auth;
+  try {
+    auth = createAuthStore(readAuthFile(path, saslPwdb));
+  } catch (e) {
+    if (e instanceof AuthFileError) throw new SetupError(e.message, 78);
+    throw e;
+  }
+  if (auth.size === 0) {
+    log(`password file ${path} has no entries: nobody can log in`);
+  }
+  use(auth.check);
+  const reload = () => {
+    const err = reloadAuthFile(auth, path, saslPwdb);
+    if (err !== null) log(`${err}; keeping the previous credentials`);
+    else if (verbose > 0) log(`${path} reloaded: ${auth.size} entries`);
+  };
+  try {
+    Deno.addSignalListener("SIGHUP", reload);
+    return () => Deno.removeSignalListener("SIGHUP", reload);
+  } catch {
+    return () => {}; // no SIGHUP here: the file is read at start only
+  }
 }

@@ -8,10 +8,10 @@
  * `snapshot_format.ts`) checksums each block, so a damaged file yields every
  * intact block plus a clear report — never a crash, never unchecked data.
  *
- * Consistency: items are copied out of the store synchronously one block
- * (~4 MiB) at a time and each block is written before the next is copied,
- * so a large cache never stalls the event loop for long nor is duplicated in
- * memory. At exit no client is connected, so the file is an exact image. A
+ * Consistency: items are copied out of the store through its resumable
+ * scan cursor, synchronously one block (~4 MiB, or 32 Ki chunks) at a time,
+ * and each block is written before the next is copied, so a large cache
+ * never stalls the event loop for long nor is duplicated in memory. At exit no client is connected, so the file is an exact image. A
  * periodic snapshot taken while clients write is "fuzzy": an item changed
  * during the snapshot may be saved in its old or its new state, and an item
  * moved by a rewrite can appear twice (the later copy, which wins on load, is
@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Store } from "./store/types.ts";
+import { Cursor, type Store } from "./store/types.ts";
 import {
   BLOCK_HEADER,
   encodeBlockHeader,
@@ -33,10 +33,14 @@ import {
 
 /** Target payload size of one block (the unit a checksum protects). */
 export const BLOCK_BYTES = 4 * 1024 * 1024;
-/** Batches a save is split into at most, once blocks alone would need more. */
-const MAX_BATCHES = 16;
-/** Thrown out of `store.forEach` to end a batch (it has no early exit). */
-const STOP = Symbol("stop");
+/** Chunks one scan call looks at (bounds one step with big items). */
+const SCAN_CHUNKS = 64;
+/** Chunks a batch looks at at most before it yields to client work. */
+const BATCH_CHUNKS = 32_768;
+
+function yieldLoop(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
 
 export {
   describeLoad,
@@ -97,80 +101,80 @@ export async function saveSnapshot(
   let bytes = FILE_HEADER;
   try {
     await writeAll(file, encodeFileHeader(store.clock.now()));
-    // forEach has no "start from" argument, so every batch walks the store
-    // from its start and skips what it copied already: total work is
-    // O(items × batches). Batches grow with the cache so that stays bounded
-    // (at most MAX_BATCHES for caches over 4 MiB × MAX_BATCHES); blocks stay
-    // small so that damage loses little.
-    const batchBytes = Math.max(
-      blockBytes,
-      Math.ceil(store.stats.bytes / MAX_BATCHES),
-    );
-    // forEach visits handles in increasing order, so the last handle copied
-    // is a cursor that survives the awaits between batches.
-    let last = -1;
-    for (let more = true; more;) {
-      more = false;
-      const sealed: Uint8Array[] = [];
-      let batchUsed = 0;
-      let out = new Uint8Array(BLOCK_HEADER + blockBytes);
-      let dv = new DataView(out.buffer);
-      let used = BLOCK_HEADER;
-      let count = 0;
-      const seal = () => {
-        if (count === 0) return;
-        const payload = out.subarray(BLOCK_HEADER, used);
-        encodeBlockHeader(out, 0, TAG_BLOCK, payload, payload.length, count);
-        sealed.push(out.subarray(0, used));
-        batchUsed += used;
-        items += count;
-        count = 0;
-        used = BLOCK_HEADER;
-      };
-      try {
-        store.forEach((h) => {
-          if (h <= last) return;
-          const kl = store.keyLen(h);
-          const vl = store.valueLen(h);
-          const need = ITEM_HEADER + kl + vl;
-          if (used + need > out.length) {
-            seal();
-            if (batchUsed >= batchBytes) {
-              more = true;
-              throw STOP;
-            }
-            // An item bigger than a block gets a block of its own.
-            out = new Uint8Array(BLOCK_HEADER + Math.max(blockBytes, need));
-            dv = new DataView(out.buffer);
-          }
-          encodeItemHeader(
-            dv,
-            used,
-            kl,
-            store.flagsOf(h),
-            store.expOf(h),
-            store.casOf(h),
-            vl,
-          );
-          const ks = store.keyStart(h);
-          out.set(store.keyBytes(h).subarray(ks, ks + kl), used + ITEM_HEADER);
-          const vs = store.valueStart(h);
-          out.set(
-            store.valueBytes(h).subarray(vs, vs + vl),
-            used + ITEM_HEADER + kl,
-          );
-          used += need;
-          count++;
-          last = h;
-        });
-      } catch (e) {
-        if (e !== STOP) throw e;
+    // The store's scan cursor survives the awaits between batches, so each
+    // batch costs only what it copies: a batch ends once it filled a block
+    // or looked at BATCH_CHUNKS chunks, then its blocks are written (the
+    // await lets client work run). Each scan call looks at SCAN_CHUNKS
+    // chunks, which bounds one step even when every chunk holds a big item.
+    let out = new Uint8Array(BLOCK_HEADER + blockBytes);
+    let dv = new DataView(out.buffer);
+    let used = BLOCK_HEADER;
+    let count = 0;
+    let sealed: Uint8Array[] = [];
+    let sealedBytes = 0;
+    const seal = () => {
+      if (count === 0) return;
+      const payload = out.subarray(BLOCK_HEADER, used);
+      encodeBlockHeader(out, 0, TAG_BLOCK, payload, payload.length, count);
+      sealed.push(out.subarray(0, used));
+      sealedBytes += used;
+      items += count;
+      count = 0;
+      used = BLOCK_HEADER;
+      out = new Uint8Array(BLOCK_HEADER + blockBytes);
+      dv = new DataView(out.buffer);
+    };
+    const copy = (h: number) => {
+      const kl = store.keyLen(h);
+      const vl = store.valueLen(h);
+      const need = ITEM_HEADER + kl + vl;
+      if (used + need > out.length) {
+        seal();
+        // An item bigger than a block gets a block of its own.
+        if (need > blockBytes) {
+          out = new Uint8Array(BLOCK_HEADER + need);
+          dv = new DataView(out.buffer);
+        }
       }
-      seal();
-      for (const blk of sealed) {
+      encodeItemHeader(
+        dv,
+        used,
+        kl,
+        store.flagsOf(h),
+        store.expOf(h),
+        store.casOf(h),
+        vl,
+      );
+      const ks = store.keyStart(h);
+      out.set(store.keyBytes(h).subarray(ks, ks + kl), used + ITEM_HEADER);
+      const vs = store.valueStart(h);
+      out.set(
+        store.valueBytes(h).subarray(vs, vs + vl),
+        used + ITEM_HEADER + kl,
+      );
+      used += need;
+      count++;
+    };
+    let cursor: number = Cursor.Start;
+    while (cursor !== Cursor.Done) {
+      let looked = 0;
+      while (
+        cursor !== Cursor.Done && sealedBytes < blockBytes &&
+        looked < BATCH_CHUNKS
+      ) {
+        cursor = store.scan(cursor, SCAN_CHUNKS, copy);
+        looked += SCAN_CHUNKS;
+      }
+      if (cursor === Cursor.Done) seal();
+      const batch = sealed;
+      sealed = [];
+      sealedBytes = 0;
+      for (const blk of batch) {
         await writeAll(file, blk);
         bytes += blk.length;
       }
+      // Yield even when nothing was sealed, so a sparse store is no stall.
+      if (batch.length === 0 && cursor !== Cursor.Done) await yieldLoop();
     }
     const end = new Uint8Array(BLOCK_HEADER);
     encodeBlockHeader(end, 0, TAG_END, end, 0, items);

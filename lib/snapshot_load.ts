@@ -5,10 +5,19 @@
  * used; damaged blocks are skipped and reported, a damaged block header is
  * resynchronised by scanning for the next valid one, and a missing end
  * marker means the file was cut short.
+ *
+ * Validation of what an intact block holds: key lengths 1..250 and record
+ * lengths that exactly fill the block (`readItems`), values within `-I`
+ * (the store refuses larger ones), flags and exptime are 32-bit by layout,
+ * and a cas of 0 or above 2^52 is renumbered by the store, so a crafted
+ * file can neither wrap the cas counter nor make cas values imprecise. Key
+ * bytes are not restricted: meta's base64 keys (`b`) put any byte in a key,
+ * so what the server held must load back; the one reply that prints raw
+ * keys (`stats cachedump`) skips those that would break its framing.
  * @module
  */
 
-import { Status, type Store } from "./store/types.ts";
+import { newResult, Status, type Store } from "./store/types.ts";
 import {
   BLOCK_HEADER,
   crc32,
@@ -37,6 +46,8 @@ export interface LoadReport {
   expired: number;
   /** Items the store refused (larger than `-I`, or no memory). */
   refused: number;
+  /** Items whose cas was 0 or above `RESTORE_CAS_MAX`: given a fresh cas. */
+  renumbered: number;
   /** Items evicted during the load because the cache is smaller than the snapshot. */
   evicted: number;
   /** Blocks skipped because they failed their checksum. */
@@ -67,6 +78,9 @@ export function describeLoad(path: string, r: LoadReport): string {
   }
   if (r.evicted > 0) {
     s += `, ${r.evicted} evicted (cache smaller than snapshot)`;
+  }
+  if (r.renumbered > 0) {
+    s += `, ${r.renumbered} given a new cas (0 or beyond 2^52)`;
   }
   if (loadClean(r)) return s;
   const why: string[] = [];
@@ -131,6 +145,7 @@ export function loadSnapshot(store: Store, path: string): LoadReport {
     restored: 0,
     expired: 0,
     refused: 0,
+    renumbered: 0,
     evicted: 0,
     badBlocks: 0,
     lostItems: 0,
@@ -139,6 +154,7 @@ export function loadSnapshot(store: Store, path: string): LoadReport {
     truncated: false,
   };
   const restore = store.restore?.bind(store);
+  const res = newResult();
   if (!restore) throw new SnapshotError("this store cannot restore items");
   let f: Deno.FsFile;
   try {
@@ -194,9 +210,13 @@ export function loadSnapshot(store: Store, path: string): LoadReport {
         r.expired++;
         return;
       }
-      const st = restore(p, ks, kl, flags, exp, p, vs, vl, cas);
-      if (st === Status.Stored) r.restored++;
-      else r.refused++;
+      const st = restore(p, ks, kl, flags, exp, p, vs, vl, cas, res);
+      if (st !== Status.Stored) {
+        r.refused++;
+        return;
+      }
+      r.restored++;
+      if (res.cas !== cas) r.renumbered++;
     };
     let pos = FILE_HEADER;
     let sawEnd = false;

@@ -38,6 +38,33 @@ export async function withServer<T>(
   }
 }
 
+/** The transports this process can run servers on. */
+export type Io = "portable" | "epoll";
+
+/**
+ * Every transport the protocol and robustness suites run on: the portable
+ * one always, epoll on Linux x86_64/aarch64 when `--allow-ffi` is granted
+ * (the test task grants it; otherwise a SKIP line says so).
+ */
+export const TRANSPORTS: readonly Io[] = (() => {
+  const linux = Deno.build.os === "linux" &&
+    (Deno.build.arch === "x86_64" || Deno.build.arch === "aarch64");
+  if (!linux) {
+    console.log("SKIP: epoll transport runs on Linux x86_64/aarch64 only");
+    return ["portable"] as Io[];
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    console.log("SKIP: epoll transport not tested: run with --allow-ffi");
+    return ["portable"] as Io[];
+  }
+  return ["portable", "epoll"] as Io[];
+})();
+
+/** Registers `fn` once per transport in {@link TRANSPORTS}: `name [io]`. */
+export function ioTest(name: string, fn: (io: Io) => Promise<void>): void {
+  for (const io of TRANSPORTS) Deno.test(`${name} [${io}]`, () => fn(io));
+}
+
 /** A raw TCP client that keeps everything it receives. */
 export interface Raw {
   conn: Deno.Conn;

@@ -8,6 +8,7 @@
 import {
   type External,
   freePort,
+  type Io,
   type Raw,
   raw,
   settle,
@@ -26,15 +27,17 @@ export interface Child extends External {
 /**
  * Starts `deno run main.ts -p PORT -l 127.0.0.1 ...args` on a free port.
  * With `nofile`, runs it under `prlimit --nofile=N:N` (null if prlimit is
- * missing, so the caller can skip).
+ * missing, so the caller can skip). `io` picks the transport (`--io`).
  */
 export async function spawnServer(
   args: string[],
-  opts: { nofile?: number } = {},
+  opts: { nofile?: number; io?: Io } = {},
 ): Promise<Child | null> {
   const port = freePort();
-  const deno = [Deno.execPath(), "run", "--allow-net", MAIN_TS];
-  const own = ["-p", String(port), "-l", "127.0.0.1", ...args];
+  const ffi = opts.io === "epoll" ? ["--allow-ffi"] : [];
+  const deno = [Deno.execPath(), "run", "--allow-net", ...ffi, MAIN_TS];
+  const io = opts.io ? [`--io=${opts.io}`] : [];
+  const own = ["-p", String(port), "-l", "127.0.0.1", ...io, ...args];
   let cmd = deno[0];
   let argv = [...deno.slice(1), ...own];
   if (opts.nofile !== undefined) {

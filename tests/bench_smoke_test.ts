@@ -91,3 +91,30 @@ Deno.test("bench: 1 s W1 run of memcached against itself completes", async () =>
   assert.equal(code, 0, out);
   assert.match(out, /^\| W1 +\| +[\d,]+ \| +[\d,]+ \| +\d+\.\d\d \|/m, out);
 });
+
+Deno.test("bench --hit runs a tiny cache-aside case on both servers and checks every value", async () => {
+  if (!which("memcached")) {
+    console.log("SKIP: memcached not installed");
+    return;
+  }
+  const { code, out } = await bench(
+    "--hit",
+    "--cases",
+    "zipf,scan",
+    "--alpha",
+    "0.99",
+    "--mem",
+    "8",
+    "--keys",
+    "2000",
+    "--batches",
+    "40",
+  );
+  assert.equal(code, 0, out);
+  if (/skipped/.test(out)) {
+    console.log(`SKIP: ${out.trim()}`);
+    return;
+  }
+  assert.match(out, /\| 8 +\| zipf α 0\.99 +\| 0\.\d{4}/);
+  assert.match(out, /\| 8 +\| scan +\|/);
+});

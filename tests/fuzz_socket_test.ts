@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { bytes, raw, settle, skip } from "./_helpers.ts";
+import { bytes, ioTest, raw, settle, skip } from "./_helpers.ts";
 import {
   answers,
   checkGuarded,
@@ -178,58 +178,65 @@ async function hostile(port: number, r: Rng, i: number): Promise<void> {
   }
 }
 
-Deno.test("fuzz: hostile connections leave the server up, RSS bounded, 1,000 keys intact", async () => {
-  if (!haveProc()) return void skip("no /proc to read RSS from");
-  const srv = await spawnServer(["-m", String(LIMIT_MB), "-c", "1024"]);
-  if (!srv) return void skip("cannot start server");
-  try {
-    await writeGuarded(srv.port, GUARDED);
-    await settle(300);
-    const settled = rssMb(srv.pid);
-    const peak = rssSampler(srv.pid);
-    const r = rng(SEED);
-    let next = 0;
-    const worker = async () => {
-      while (next < CONNECTIONS) {
-        const i = next++;
-        await hostile(srv.port, rng(r.int(2 ** 31) ^ i), i);
-      }
-    };
-    let rounds = 0;
-    const polite = (async () => {
-      do {
-        await within(
-          politeRound(srv.port, `f${rounds}`, 20),
-          10_000,
-          `polite round ${rounds}`,
-        );
-        rounds++;
-      } while (next < CONNECTIONS);
-    })();
-    await Promise.all([...Array.from({ length: PARALLEL }, worker), polite]);
-    await settle(500);
-    const peakMb = peak.stop();
-    const after = rssMb(srv.pid);
-    console.log(
-      `fuzz seed=${SEED}: RSS settled ${settled.toFixed(1)} MB, peak ${
-        peakMb.toFixed(1)
-      } MB, ` +
-        `after ${after.toFixed(1)} MB (bound ${LIMIT_MB + ALLOWANCE_MB} MB); ` +
-        `${CONNECTIONS} connections sent ${
-          (sent / 1048576).toFixed(1)
-        } MB; ${rounds} polite rounds`,
-    );
-    assert.ok(await answers(srv.port), "server stopped answering");
-    assert.ok(
-      peakMb < LIMIT_MB + ALLOWANCE_MB,
-      `RSS peaked at ${peakMb.toFixed(1)} MB`,
-    );
-    assert.deepEqual(
-      await checkGuarded(srv.port, GUARDED),
-      [],
-      "guarded keys damaged",
-    );
-  } finally {
-    await srv.stop();
-  }
-});
+ioTest(
+  "fuzz: hostile connections leave the server up, RSS bounded, 1,000 keys intact",
+  async (io) => {
+    if (!haveProc()) return void skip("no /proc to read RSS from");
+    const srv = await spawnServer(["-m", String(LIMIT_MB), "-c", "1024"], {
+      io,
+    });
+    if (!srv) return void skip("cannot start server");
+    try {
+      await writeGuarded(srv.port, GUARDED);
+      await settle(300);
+      const settled = rssMb(srv.pid);
+      const peak = rssSampler(srv.pid);
+      const r = rng(SEED);
+      let next = 0;
+      const worker = async () => {
+        while (next < CONNECTIONS) {
+          const i = next++;
+          await hostile(srv.port, rng(r.int(2 ** 31) ^ i), i);
+        }
+      };
+      let rounds = 0;
+      const polite = (async () => {
+        do {
+          await within(
+            politeRound(srv.port, `f${rounds}`, 20),
+            10_000,
+            `polite round ${rounds}`,
+          );
+          rounds++;
+        } while (next < CONNECTIONS);
+      })();
+      await Promise.all([...Array.from({ length: PARALLEL }, worker), polite]);
+      await settle(500);
+      const peakMb = peak.stop();
+      const after = rssMb(srv.pid);
+      console.log(
+        `fuzz seed=${SEED}: RSS settled ${settled.toFixed(1)} MB, peak ${
+          peakMb.toFixed(1)
+        } MB, ` +
+          `after ${after.toFixed(1)} MB (bound ${
+            LIMIT_MB + ALLOWANCE_MB
+          } MB); ` +
+          `${CONNECTIONS} connections sent ${
+            (sent / 1048576).toFixed(1)
+          } MB; ${rounds} polite rounds`,
+      );
+      assert.ok(await answers(srv.port), "server stopped answering");
+      assert.ok(
+        peakMb < LIMIT_MB + ALLOWANCE_MB,
+        `RSS peaked at ${peakMb.toFixed(1)} MB`,
+      );
+      assert.deepEqual(
+        await checkGuarded(srv.port, GUARDED),
+        [],
+        "guarded keys damaged",
+      );
+    } finally {
+      await srv.stop();
+    }
+  },
+);

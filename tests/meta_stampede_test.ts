@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { raw, settle, startMemcached, withServer } from "./_helpers.ts";
+import { ioTest, raw, settle, startMemcached, withServer } from "./_helpers.ts";
 
 const CLIENTS = 50;
 
@@ -60,11 +60,14 @@ async function stampede(port: number) {
   assert.equal(count(stale, /^HD Z X\r\n$/), CLIENTS - 1, stale.join(""));
 }
 
-Deno.test("meta stampede: 50 concurrent mg N30 on a missing key, one W", async () => {
-  await withServer({}, async (srv) => {
-    await stampede(srv.port);
-  });
-});
+ioTest(
+  "meta stampede: 50 concurrent mg N30 on a missing key, one W",
+  async (io) => {
+    await withServer({ io }, async (srv) => {
+      await stampede(srv.port);
+    });
+  },
+);
 
 Deno.test("meta stampede: memcached 1.6.18 behaves the same", async () => {
   const mc = await startMemcached();

@@ -9,7 +9,14 @@
 
 import assert from "node:assert/strict";
 import { manualClock } from "../mod.ts";
-import { type Raw, raw, settle, withServer } from "./_helpers.ts";
+import {
+  type Io,
+  ioTest,
+  type Raw,
+  raw,
+  settle,
+  withServer,
+} from "./_helpers.ts";
 
 /** Sends `text` plus an `mn` marker and returns the replies before `MN`. */
 async function talk(c: Raw, text: string): Promise<string> {
@@ -21,6 +28,7 @@ async function talk(c: Raw, text: string): Promise<string> {
 
 /** Runs `fn` with a server on a manual clock and one raw connection. */
 async function session(
+  io: Io,
   fn: (
     c: Raw,
     clock: ReturnType<typeof manualClock>,
@@ -28,7 +36,7 @@ async function session(
   ) => Promise<void>,
 ) {
   const clock = manualClock();
-  await withServer({ clock }, async (srv) => {
+  await withServer({ clock, io }, async (srv) => {
     const c = await raw(srv.port);
     try {
       await fn(c, clock, srv);
@@ -39,8 +47,8 @@ async function session(
   });
 }
 
-Deno.test("meta: TTLs on a manual clock (T, t, ms T, expiry)", async () => {
-  await session(async (c, clock) => {
+ioTest("meta: TTLs on a manual clock (T, t, ms T, expiry)", async (io) => {
+  await session(io, async (c, clock) => {
     assert.equal(
       await talk(c, "ms k 2 T100\r\nhi\r\nmg k t v\r\n"),
       "HD\r\nVA 2 t100\r\nhi\r\n",
@@ -68,8 +76,8 @@ Deno.test("meta: TTLs on a manual clock (T, t, ms T, expiry)", async () => {
   });
 });
 
-Deno.test("meta: last access and hit flags (l, h, u) and me", async () => {
-  await session(async (c, clock) => {
+ioTest("meta: last access and hit flags (l, h, u) and me", async (io) => {
+  await session(io, async (c, clock) => {
     assert.equal(
       await talk(c, "ms k 3 T100\r\nabc\r\nms u 1\r\nx\r\n"),
       "HD\r\nHD\r\n",
@@ -97,8 +105,8 @@ Deno.test("meta: last access and hit flags (l, h, u) and me", async () => {
   });
 });
 
-Deno.test("meta: R recache hands out one win below the TTL", async () => {
-  await session(async (c, clock) => {
+ioTest("meta: R recache hands out one win below the TTL", async (io) => {
+  await session(io, async (c, clock) => {
     assert.equal(
       await talk(c, "ms k 2 T100\r\nhi\r\nmg k R30 v\r\n"),
       "HD\r\nVA 2\r\nhi\r\n",
@@ -116,8 +124,8 @@ Deno.test("meta: R recache hands out one win below the TTL", async () => {
   });
 });
 
-Deno.test("meta: N vivify on miss, with its own TTL", async () => {
-  await session(async (c, clock) => {
+ioTest("meta: N vivify on miss, with its own TTL", async (io) => {
+  await session(io, async (c, clock) => {
     assert.equal(await talk(c, "mg k N30 v t\r\n"), "VA 0 t30 W\r\n\r\n");
     assert.equal(await talk(c, "mg k N30 v t\r\n"), "VA 0 t30 Z\r\n\r\n");
     clock.advance(31);
@@ -136,39 +144,45 @@ Deno.test("meta: N vivify on miss, with its own TTL", async () => {
   });
 });
 
-Deno.test("meta: stale-while-revalidate (md I, mg X W then Z X, ms clears)", async () => {
-  await session(async (c, clock) => {
-    assert.equal(await talk(c, "ms k 3 T100 c\r\nold\r\n"), "HD c1\r\n");
-    assert.equal(await talk(c, "md k I T30 q\r\n"), "");
-    assert.equal(await talk(c, "mg k v c t\r\n"), "VA 3 c2 t30 X W\r\nold\r\n");
-    assert.equal(
-      await talk(c, "mg k v\r\nmg k\r\n"),
-      "VA 3 Z X\r\nold\r\nHD Z X\r\n",
-    );
-    // A writer with the pre-invalidation cas stores, but the item stays stale.
-    assert.equal(
-      await talk(c, "ms k 3 I C1\r\nmid\r\nmg k v t\r\n"),
-      "HD\r\nVA 3 t30 Z X\r\nmid\r\n",
-    );
-    clock.advance(5);
-    assert.equal(
-      await talk(c, "ms k 3 T100\r\nnew\r\nmg k v c\r\n"),
-      "HD\r\nVA 3 c4\r\nnew\r\n",
-    );
-    // Invalidating again re-opens the race for one winner.
-    assert.equal(
-      await talk(c, "md k I\r\nmg k\r\nmg k\r\n"),
-      "HD\r\nHD X W\r\nHD Z X\r\n",
-    );
-    assert.equal(
-      await talk(c, "md k C1\r\nmd k\r\nmg k\r\n"),
-      "EX\r\nHD\r\nEN\r\n",
-    );
-  });
-});
+ioTest(
+  "meta: stale-while-revalidate (md I, mg X W then Z X, ms clears)",
+  async (io) => {
+    await session(io, async (c, clock) => {
+      assert.equal(await talk(c, "ms k 3 T100 c\r\nold\r\n"), "HD c1\r\n");
+      assert.equal(await talk(c, "md k I T30 q\r\n"), "");
+      assert.equal(
+        await talk(c, "mg k v c t\r\n"),
+        "VA 3 c2 t30 X W\r\nold\r\n",
+      );
+      assert.equal(
+        await talk(c, "mg k v\r\nmg k\r\n"),
+        "VA 3 Z X\r\nold\r\nHD Z X\r\n",
+      );
+      // A writer with the pre-invalidation cas stores, but the item stays stale.
+      assert.equal(
+        await talk(c, "ms k 3 I C1\r\nmid\r\nmg k v t\r\n"),
+        "HD\r\nVA 3 t30 Z X\r\nmid\r\n",
+      );
+      clock.advance(5);
+      assert.equal(
+        await talk(c, "ms k 3 T100\r\nnew\r\nmg k v c\r\n"),
+        "HD\r\nVA 3 c4\r\nnew\r\n",
+      );
+      // Invalidating again re-opens the race for one winner.
+      assert.equal(
+        await talk(c, "md k I\r\nmg k\r\nmg k\r\n"),
+        "HD\r\nHD X W\r\nHD Z X\r\n",
+      );
+      assert.equal(
+        await talk(c, "md k C1\r\nmd k\r\nmg k\r\n"),
+        "EX\r\nHD\r\nEN\r\n",
+      );
+    });
+  },
+);
 
-Deno.test("meta: quiet pipeline of 100 mg q + mn in one write", async () => {
-  await session(async (c, _clock, srv) => {
+ioTest("meta: quiet pipeline of 100 mg q + mn in one write", async (io) => {
+  await session(io, async (c, _clock, srv) => {
     assert.equal(await talk(c, "ms hit 1\r\nx\r\n"), "HD\r\n");
     const lines = Array.from({ length: 100 }, (_, i) => `mg miss${i} q v k\r\n`)
       .join("");
@@ -186,28 +200,31 @@ Deno.test("meta: quiet pipeline of 100 mg q + mn in one write", async () => {
   });
 });
 
-Deno.test("meta: ms data block split across writes, base64 key decoded once", async () => {
-  await session(async (c) => {
-    await c.send("ms Zm9v 5 b c k");
-    await settle(30);
-    await c.send("\r\nhel");
-    await settle(30);
-    assert.equal(
-      await talk(c, "lo\r\nmg foo v k\r\nget foo\r\n"),
-      "HD c1 kZm9v b\r\nVA 5 kZm9v b\r\nhello\r\nVALUE foo 0 5\r\nhello\r\nEND\r\n",
-    );
-    // An error swallows the data block even when it arrives later.
-    await c.send("ms k 4 x\r\nda");
-    await settle(30);
-    assert.equal(
-      await talk(c, "ta\r\nmg k\r\n"),
-      "CLIENT_ERROR invalid flag\r\nEN\r\n",
-    );
-  });
-});
+ioTest(
+  "meta: ms data block split across writes, base64 key decoded once",
+  async (io) => {
+    await session(io, async (c) => {
+      await c.send("ms Zm9v 5 b c k");
+      await settle(30);
+      await c.send("\r\nhel");
+      await settle(30);
+      assert.equal(
+        await talk(c, "lo\r\nmg foo v k\r\nget foo\r\n"),
+        "HD c1 kZm9v b\r\nVA 5 kZm9v b\r\nhello\r\nVALUE foo 0 5\r\nhello\r\nEND\r\n",
+      );
+      // An error swallows the data block even when it arrives later.
+      await c.send("ms k 4 x\r\nda");
+      await settle(30);
+      assert.equal(
+        await talk(c, "ta\r\nmg k\r\n"),
+        "CLIENT_ERROR invalid flag\r\nEN\r\n",
+      );
+    });
+  },
+);
 
-Deno.test("meta: stats counters move as memcached's do", async () => {
-  await session(async (c, _clock, srv) => {
+ioTest("meta: stats counters move as memcached's do", async (io) => {
+  await session(io, async (c, _clock, srv) => {
     const n = srv.ctx.counters;
     await talk(
       c,
@@ -277,8 +294,8 @@ const ERRORS: [string, string][] = [
   ],
 ];
 
-Deno.test("meta: every error line, and q never hides an error", async () => {
-  await session(async (c) => {
+ioTest("meta: every error line, and q never hides an error", async (io) => {
+  await session(io, async (c) => {
     for (const [script, err] of ERRORS) {
       const out = await talk(c, script);
       assert.ok(
@@ -301,8 +318,8 @@ Deno.test("meta: every error line, and q never hides an error", async () => {
   });
 });
 
-Deno.test("meta: classic and meta commands share one store", async () => {
-  await session(async (c) => {
+ioTest("meta: classic and meta commands share one store", async (io) => {
+  await session(io, async (c) => {
     assert.equal(
       await talk(
         c,

@@ -9,8 +9,12 @@
 
 import assert from "node:assert/strict";
 function assertEquals(a: unknown, b: unknown, msg?: string): void {
-  assert.equal(a, b, msg);
+  if (msg === undefined) assert.equal(a, b);
+  else assert.equal(a, b, msg);
 }
+// A test-only npm package, pinned inline (kept out of the published
+// package's dependencies, as in _ketama_client.ts).
+// deno-lint-ignore no-import-prefix
 import parsePrometheusTextFormat from "npm:parse-prometheus-text-format@1.1.1";
 import { raw, settle, withServer } from "./_helpers.ts";
 

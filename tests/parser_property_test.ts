@@ -40,6 +40,9 @@ function makeCtx(maxOut?: number): Context {
   config.maxItemSize = MAX_ITEM;
   config.memoryLimitMb = 4;
   config.enableShutdown = true;
+  // Text framing is under test: a first byte of 0x80 must not pick binary
+  // (tests/binary_property_test.ts covers that protocol).
+  config.protocol = "ascii";
   return {
     config,
     store: createStore({
@@ -55,6 +58,7 @@ function makeCtx(maxOut?: number): Context {
     requestShutdown: () => {},
     verbose: 0,
     auth: null,
+    sasl: null,
     tick: () => {},
     latency: null,
   };

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { manualClock } from "../lib/clock.ts";
 import { createStore } from "../lib/store/store.ts";
-import type { Store } from "../lib/store/types.ts";
+import { Cursor, type Store } from "../lib/store/types.ts";
 import { loadClean, loadSnapshot, tmpPath } from "../lib/snapshot.ts";
 import { freePort, latin1, raw, settle } from "./_helpers.ts";
 import { type Proc, spawnMain } from "./_proc.ts";
@@ -27,7 +27,7 @@ function newStore(): Store {
 /** Value and flags of every live item. */
 function dump(s: Store): Map<string, { value: string; flags: number }> {
   const m = new Map<string, { value: string; flags: number }>();
-  s.forEach((h) => {
+  s.scan(Cursor.Start, Infinity, (h) => {
     const ks = s.keyStart(h);
     const vs = s.valueStart(h);
     m.set(latin1(s.keyBytes(h).subarray(ks, ks + s.keyLen(h))), {

@@ -2,11 +2,21 @@ import assert from "node:assert/strict";
 import { manualClock } from "../lib/clock.ts";
 import type { ManualClock } from "../lib/clock.ts";
 import { createStore } from "../lib/store/store.ts";
-import { Bits, Mode, Status, type Store } from "../lib/store/types.ts";
+import {
+  Bits,
+  Cursor,
+  Miss,
+  Mode,
+  newResult,
+  Status,
+  type Store,
+} from "../lib/store/types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MiB = 1 << 20;
+/** The result record every helper below passes to the store. */
+const R = newResult();
 
 function mk(limit = 64 * MiB, clock: ManualClock = manualClock()): Store {
   return createStore({ limitBytes: limit, maxItemSize: MiB, clock });
@@ -31,6 +41,7 @@ function put(
     0,
     v.length,
     opts.cas ?? 0,
+    R,
   );
 }
 
@@ -47,7 +58,7 @@ function get(s: Store, key: string): string | undefined {
 
 function handle(s: Store, key: string, peek = false): number {
   const k = enc.encode(key);
-  return peek ? s.peek(k, 0, k.length) : s.find(k, 0, k.length);
+  return peek ? s.peek(k, 0, k.length, R) : s.find(k, 0, k.length, R);
 }
 
 function del(s: Store, key: string): Status {
@@ -57,7 +68,7 @@ function del(s: Store, key: string): Status {
 
 function incr(s: Store, key: string, delta: bigint, up = true): Status {
   const k = enc.encode(key);
-  return s.incrDecr(k, 0, k.length, up, delta);
+  return s.incrDecr(k, 0, k.length, up, delta, R);
 }
 
 Deno.test("set/get/overwrite and key metadata", () => {
@@ -96,7 +107,7 @@ Deno.test("add/replace/cas/delete statuses", () => {
   assert.equal(get(s, "k"), "1");
   assert.equal(put(s, "k", "3", { mode: Mode.Replace }), Status.Stored);
   assert.equal(get(s, "k"), "3");
-  const cas = s.lastCas;
+  const cas = R.cas;
   assert.equal(s.casOf(handle(s, "k")), cas);
   assert.equal(
     put(s, "k", "4", { mode: Mode.Cas, cas: cas + 1 }),
@@ -123,10 +134,10 @@ Deno.test("cas is unique and monotonic", () => {
   let last = 0;
   for (let i = 0; i < 200; i++) {
     put(s, "k" + (i % 7), "v".repeat(i % 300));
-    assert.ok(s.lastCas > last);
-    last = s.lastCas;
+    assert.ok(R.cas > last);
+    last = R.cas;
   }
-  assert.equal(s.lastCas, 200);
+  assert.equal(R.cas, 200);
   const h = handle(s, "k1");
   const b = s.bumpCas(h);
   assert.equal(b, 201);
@@ -345,7 +356,7 @@ Deno.test("page reassignment when a new class appears", () => {
   // The remaining small items still work and bytes adds up.
   let bytes = 0;
   let count = 0;
-  s.forEach((h) => {
+  s.scan(Cursor.Start, Infinity, (h) => {
     bytes += s.sizeOf(h);
     count++;
   });
@@ -377,24 +388,24 @@ Deno.test("incr/decr edge cases", () => {
   assert.equal(incr(s, "n", 1n), Status.NotFound);
   put(s, "n", "100");
   assert.equal(incr(s, "n", 1n, false), Status.Stored);
-  assert.equal(s.lastNumber, 99n);
+  assert.equal(R.number, 99n);
   assert.equal(get(s, "n"), "99 ");
   assert.equal(incr(s, "n", 1n), Status.Stored);
   assert.equal(get(s, "n"), "100");
   assert.equal(incr(s, "n", 900n), Status.Stored);
   assert.equal(get(s, "n"), "1000");
   assert.equal(incr(s, "n", 5000n, false), Status.Stored);
-  assert.equal(s.lastNumber, 0n);
+  assert.equal(R.number, 0n);
   assert.equal(get(s, "n"), "0   ");
   const max = 18446744073709551615n;
   put(s, "m", max.toString());
   assert.equal(incr(s, "m", 1n), Status.Stored);
-  assert.equal(s.lastNumber, 0n);
+  assert.equal(R.number, 0n);
   put(s, "m", max.toString());
   assert.equal(incr(s, "m", 10n), Status.Stored);
-  assert.equal(s.lastNumber, 9n);
+  assert.equal(R.number, 9n);
   assert.equal(incr(s, "m", max), Status.Stored);
-  assert.equal(s.lastNumber, 8n);
+  assert.equal(R.number, 8n);
   put(s, "m", "18446744073709551616");
   assert.equal(incr(s, "m", 1n), Status.NonNumeric);
   for (const bad of ["", "-1", "1a", "abc", " ", "0x10", "-5"]) {
@@ -414,11 +425,11 @@ Deno.test("incr/decr edge cases", () => {
   ) {
     put(s, "o", ok, { flags: 3 });
     assert.equal(incr(s, "o", 1n), Status.Stored);
-    assert.equal(s.lastNumber, want);
+    assert.equal(R.number, want);
   }
   const h = handle(s, "o");
   assert.equal(s.flagsOf(h), 3);
-  assert.equal(s.lastHandle, h);
+  assert.equal(R.handle, h);
   // Growing across a class boundary keeps flags and exptime.
   const c = manualClock(1000);
   const t = mk(64 * MiB, c);
@@ -431,7 +442,7 @@ Deno.test("incr/decr edge cases", () => {
   assert.equal(t.flagsOf(th), 5);
   assert.equal(t.expOf(th), 5000);
   assert.equal(t.stats.currItems, 1);
-  const before = t.lastCas;
+  const before = R.cas;
   assert.equal(incr(t, k, 1n), Status.Stored);
   assert.ok(t.casOf(handle(t, k)) > before);
 });
@@ -451,7 +462,9 @@ Deno.test("sweep reclaims expired items", () => {
   assert.equal(s.sweep(10000) <= 1000, true);
   assert.equal(s.stats.reclaimed, 500);
   let n = 0;
-  s.forEach(() => n++);
+  s.scan(Cursor.Start, Infinity, () => {
+    n++;
+  });
   assert.equal(n, 500);
   assert.equal(mk().sweep(10), 0);
 });
@@ -513,7 +526,7 @@ Deno.test("randomized ops against a Map model", () => {
       const ok = mode === Mode.Set ||
         (mode === Mode.Add) === (cur === undefined);
       assert.equal(st, ok ? Status.Stored : Status.NotStored);
-      if (ok) model.set(k, { v, flags, exp, cas: s.lastCas });
+      if (ok) model.set(k, { v, flags, exp, cas: R.cas });
     } else if (op === 3 || op === 4) {
       const mode = op === 3 ? Mode.Append : Mode.Prepend;
       const st = put(s, k, v, { mode, flags, exp });
@@ -521,7 +534,7 @@ Deno.test("randomized ops against a Map model", () => {
       else {
         assert.equal(st, Status.Stored);
         cur.v = op === 3 ? cur.v + v : v + cur.v;
-        cur.cas = s.lastCas;
+        cur.cas = R.cas;
       }
     } else if (op === 5) {
       const useCas = cur && r() < 0.5 ? cur.cas : 1 + Math.floor(r() * 5);
@@ -530,7 +543,7 @@ Deno.test("randomized ops against a Map model", () => {
       else if (cur.cas !== useCas) assert.equal(st, Status.Exists);
       else {
         assert.equal(st, Status.Stored);
-        model.set(k, { v, flags, exp, cas: s.lastCas });
+        model.set(k, { v, flags, exp, cas: R.cas });
       }
     } else if (op === 6) {
       assert.equal(del(s, k), cur ? Status.Deleted : Status.NotFound);
@@ -548,7 +561,7 @@ Deno.test("randomized ops against a Map model", () => {
         const res = up ? (n + d) % 2n ** 64n : (n < d ? 0n : n - d);
         const t = res.toString();
         cur.v = t.length < cur.v.length ? t.padEnd(cur.v.length, " ") : t;
-        cur.cas = s.casOf(s.lastHandle);
+        cur.cas = s.casOf(R.handle);
       }
     } else if (op === 8) {
       put(s, k, String(Math.floor(r() * 1000)), { flags });
@@ -556,7 +569,7 @@ Deno.test("randomized ops against a Map model", () => {
         v: String(Math.floor(0)),
         flags,
         exp: 0,
-        cas: s.lastCas,
+        cas: R.cas,
       });
       model.get(k)!.v = get(s, k)!;
     } else {
@@ -575,7 +588,7 @@ Deno.test("randomized ops against a Map model", () => {
   assert.equal(s.stats.evictions, 0);
   let n = 0;
   let bytes = 0;
-  s.forEach((h) => {
+  s.scan(Cursor.Start, Infinity, (h) => {
     n++;
     bytes += s.sizeOf(h);
     const k = dec.decode(
@@ -588,4 +601,90 @@ Deno.test("randomized ops against a Map model", () => {
   s.sweep(1e9);
   assert.equal(s.stats.currItems, model.size);
   assert.equal(s.stats.bytes, bytes);
+});
+
+Deno.test("lookups report why they missed through the result record", () => {
+  const c = manualClock(1000);
+  const s = mk(64 * MiB, c);
+  const r = newResult();
+  const k = enc.encode("gone");
+  put(s, "gone", "v", { exp: 1005 });
+  assert.ok(s.find(k, 0, k.length, r) > 0);
+  assert.equal(r.miss, Miss.None);
+  c.advance(10);
+  assert.equal(s.peek(k, 0, k.length, r), -1);
+  assert.equal(r.miss, Miss.Expired);
+  assert.equal(s.find(k, 0, k.length, r), -1);
+  assert.equal(r.miss, Miss.None); // reclaimed by the first lookup
+  put(s, "gone", "v");
+  c.advance(1);
+  s.flushAll(0);
+  assert.equal(s.find(k, 0, k.length, r), -1);
+  assert.equal(r.miss, Miss.Flushed);
+  // A store call fills handle and cas; a failed one leaves them.
+  assert.equal(put(s, "x", "1"), Status.Stored);
+  const h = R.handle;
+  assert.equal(s.casOf(h), R.cas);
+  assert.equal(put(s, "x", "2", { mode: Mode.Add }), Status.NotStored);
+  assert.equal(R.handle, h);
+});
+
+Deno.test("scan resumes from its cursor across writes and stops on request", () => {
+  const s = mk(64 * MiB);
+  for (let i = 0; i < 3000; i++) put(s, "k" + i, "v".repeat(i % 700));
+  assert.equal(s.stats.evictions, 0);
+  // Sliced by budget: every item exactly once, in increasing handle order.
+  const seen = new Set<string>();
+  let last = -1;
+  let slices = 0;
+  let cur: number = Cursor.Start;
+  while (cur !== Cursor.Done) {
+    cur = s.scan(cur, 97, (h) => {
+      assert.ok(h > last);
+      last = h;
+      const ks = s.keyStart(h);
+      const key = dec.decode(s.keyBytes(h).slice(ks, ks + s.keyLen(h)));
+      assert.ok(!seen.has(key), key);
+      seen.add(key);
+    });
+    slices++;
+    // Writes between slices (to other keys) keep the cursor usable.
+    put(s, "other" + slices, "x");
+  }
+  assert.ok(slices > 10);
+  for (let i = 0; i < 3000; i++) assert.ok(seen.has("k" + i), "k" + i);
+  // A visitor returning false gets the same item offered again.
+  let first = -1;
+  const c1 = s.scan(Cursor.Start, Infinity, (h) => {
+    first = h;
+    return false;
+  });
+  assert.equal(c1, first);
+  let again = -1;
+  s.scan(c1, Infinity, (h) => {
+    again = h;
+    return false;
+  });
+  assert.equal(again, first);
+  assert.equal(s.scan(Cursor.Done, 10, () => {}), Cursor.Done);
+});
+
+Deno.test("expired items free memory for live ones before anything live is evicted", () => {
+  const c = manualClock(1000);
+  const s = mk(2 * MiB, c);
+  const v = "v".repeat(400);
+  // Fill the store: even keys live forever, odd keys expire in 2 s.
+  let n = 0;
+  while (s.stats.evictions === 0) {
+    put(s, "k" + n, v, { exp: n % 2 === 1 ? 1002 : 0 });
+    n++;
+  }
+  const full = n - 1; // the last one evicted k0
+  c.advance(5);
+  put(s, "k0", v);
+  const before = s.stats.evictions;
+  // As many new live items as there are expired ones: room for all of them.
+  for (let i = 0; i < Math.floor(full / 2) - 2; i++) put(s, "new" + i, v);
+  assert.equal(s.stats.evictions, before);
+  for (let i = 0; i < full; i += 2) assert.ok(handle(s, "k" + i) > 0, "k" + i);
 });

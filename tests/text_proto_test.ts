@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { manualClock } from "../mod.ts";
-import { raw, roundTrip, settle, withServer } from "./_helpers.ts";
+import { ioTest, raw, roundTrip, settle, withServer } from "./_helpers.ts";
 
 /** Parses a `STAT <name> <value>`… `END` block, asserting its shape. */
 function parseStats(out: string): Map<string, string> {
@@ -18,48 +18,54 @@ function parseStats(out: string): Map<string, string> {
   );
 }
 
-Deno.test("framing: unknown commands, blank lines, bare \\n, case, NUL", async () => {
-  await withServer({}, async (srv) => {
-    const rt = (s: string) => roundTrip(srv.port, s);
-    assert.equal(
-      await rt("bogus\r\nGET a\r\nx\r\n\r\n   \r\n"),
-      "ERROR\r\n".repeat(5),
-    );
-    assert.equal(
-      await rt("set a 0 0 1\na\r\nget a\n"),
-      "STORED\r\nVALUE a 0 1\r\na\r\nEND\r\n",
-    );
-    // A NUL ends the line as in C: "get a\0junk" is "get a".
-    assert.equal(await rt("get a\0 junk\r\n"), "VALUE a 0 1\r\na\r\nEND\r\n");
-    // More than 24 tokens: only get/gets take any number.
-    assert.equal(
-      await rt(`set ${"t ".repeat(30)}\r\ndelete ${"t ".repeat(30)}\r\n`),
-      "ERROR\r\nERROR\r\n",
-    );
-  });
-});
+ioTest(
+  "framing: unknown commands, blank lines, bare \\n, case, NUL",
+  async (io) => {
+    await withServer({ io }, async (srv) => {
+      const rt = (s: string) => roundTrip(srv.port, s);
+      assert.equal(
+        await rt("bogus\r\nGET a\r\nx\r\n\r\n   \r\n"),
+        "ERROR\r\n".repeat(5),
+      );
+      assert.equal(
+        await rt("set a 0 0 1\na\r\nget a\n"),
+        "STORED\r\nVALUE a 0 1\r\na\r\nEND\r\n",
+      );
+      // A NUL ends the line as in C: "get a\0junk" is "get a".
+      assert.equal(await rt("get a\0 junk\r\n"), "VALUE a 0 1\r\na\r\nEND\r\n");
+      // More than 24 tokens: only get/gets take any number.
+      assert.equal(
+        await rt(`set ${"t ".repeat(30)}\r\ndelete ${"t ".repeat(30)}\r\n`),
+        "ERROR\r\nERROR\r\n",
+      );
+    });
+  },
+);
 
-Deno.test("pipelining: many commands in one packet, replies in order", async () => {
-  await withServer({}, async (srv) => {
-    let script = "";
-    let want = "";
-    for (let i = 0; i < 300; i++) {
-      script += `set k${i} ${i} 0 ${
-        String(i).length
-      }\r\n${i}\r\nget k${i}\r\nincr k${i} 1\r\n`;
-      want += `STORED\r\nVALUE k${i} ${i} ${
-        String(i).length
-      }\r\n${i}\r\nEND\r\n${i + 1}\r\n`;
-    }
-    assert.equal(
-      await roundTrip(srv.port, script + "delete k0\r\nbogus\r\n"),
-      want + "DELETED\r\nERROR\r\n",
-    );
-  });
-});
+ioTest(
+  "pipelining: many commands in one packet, replies in order",
+  async (io) => {
+    await withServer({ io }, async (srv) => {
+      let script = "";
+      let want = "";
+      for (let i = 0; i < 300; i++) {
+        script += `set k${i} ${i} 0 ${
+          String(i).length
+        }\r\n${i}\r\nget k${i}\r\nincr k${i} 1\r\n`;
+        want += `STORED\r\nVALUE k${i} ${i} ${
+          String(i).length
+        }\r\n${i}\r\nEND\r\n${i + 1}\r\n`;
+      }
+      assert.equal(
+        await roundTrip(srv.port, script + "delete k0\r\nbogus\r\n"),
+        want + "DELETED\r\nERROR\r\n",
+      );
+    });
+  },
+);
 
-Deno.test("a command split across packets, down to one byte each", async () => {
-  await withServer({}, async (srv) => {
+ioTest("a command split across packets, down to one byte each", async (io) => {
+  await withServer({ io }, async (srv) => {
     const c = await raw(srv.port);
     try {
       (c.conn as Deno.TcpConn).setNoDelay(true);
@@ -92,61 +98,75 @@ Deno.test("a command split across packets, down to one byte each", async () => {
   });
 });
 
-Deno.test("a line over 2048 bytes with no newline closes the connection, except get/gets", async () => {
-  await withServer({}, async (srv) => {
-    const c = await raw(srv.port);
-    try {
-      await c.send("x".repeat(2100));
-      assert.equal(await c.closed(3000), true, "server kept a junk line open");
-      assert.equal(await c.drain(0), "");
-    } finally {
-      c.close();
-    }
-    for (const cmd of ["get", "gets"]) {
-      const g = await raw(srv.port);
-      try {
-        const keys = Array.from({ length: 600 }, (_, i) => `key${i}`).join(" ");
-        await g.send(`set key599 0 0 1\r\nz\r\n${cmd} ${keys.slice(0, 3000)}`);
-        assert.equal(await g.until("STORED\r\n"), "STORED\r\n");
-        await settle(50);
-        await g.send(keys.slice(3000) + "\r\n");
-        assert.match(
-          await g.until("END\r\n"),
-          /^VALUE key599 0 1( \d+)?\r\nz\r\nEND\r\n$/,
-        );
-      } finally {
-        g.close();
-      }
-    }
-    await settle();
-  });
-});
-
-Deno.test("quit closes after earlier replies; HTTP request lines close silently", async () => {
-  await withServer({}, async (srv) => {
-    for (
-      const [script, want] of [
-        ["set a 0 0 1\r\n1\r\nquit\r\nget a\r\n", "STORED\r\n"],
-        ["quit extra args\r\n", ""],
-        ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", ""],
-      ]
-    ) {
+ioTest(
+  "a line over 2048 bytes with no newline closes the connection, except get/gets",
+  async (io) => {
+    await withServer({ io }, async (srv) => {
       const c = await raw(srv.port);
       try {
-        await c.send(script);
-        assert.equal(await c.closed(3000), true, script);
-        assert.equal(await c.drain(0), want, script);
+        await c.send("x".repeat(2100));
+        assert.equal(
+          await c.closed(3000),
+          true,
+          "server kept a junk line open",
+        );
+        assert.equal(await c.drain(0), "");
       } finally {
         c.close();
-        await settle();
       }
-    }
-  });
-});
+      for (const cmd of ["get", "gets"]) {
+        const g = await raw(srv.port);
+        try {
+          const keys = Array.from({ length: 600 }, (_, i) => `key${i}`).join(
+            " ",
+          );
+          await g.send(
+            `set key599 0 0 1\r\nz\r\n${cmd} ${keys.slice(0, 3000)}`,
+          );
+          assert.equal(await g.until("STORED\r\n"), "STORED\r\n");
+          await settle(50);
+          await g.send(keys.slice(3000) + "\r\n");
+          assert.match(
+            await g.until("END\r\n"),
+            /^VALUE key599 0 1( \d+)?\r\nz\r\nEND\r\n$/,
+          );
+        } finally {
+          g.close();
+        }
+      }
+      await settle();
+    });
+  },
+);
 
-Deno.test("version, verbosity, flush_all [delay] [noreply]", async () => {
+ioTest(
+  "quit closes after earlier replies; HTTP request lines close silently",
+  async (io) => {
+    await withServer({ io }, async (srv) => {
+      for (
+        const [script, want] of [
+          ["set a 0 0 1\r\n1\r\nquit\r\nget a\r\n", "STORED\r\n"],
+          ["quit extra args\r\n", ""],
+          ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", ""],
+        ]
+      ) {
+        const c = await raw(srv.port);
+        try {
+          await c.send(script);
+          assert.equal(await c.closed(3000), true, script);
+          assert.equal(await c.drain(0), want, script);
+        } finally {
+          c.close();
+          await settle();
+        }
+      }
+    });
+  },
+);
+
+ioTest("version, verbosity, flush_all [delay] [noreply]", async (io) => {
   const clock = manualClock();
-  await withServer({ clock }, async (srv) => {
+  await withServer({ io, clock }, async (srv) => {
     const rt = (s: string) => roundTrip(srv.port, s);
     const c = await raw(srv.port);
     try {
@@ -195,9 +215,9 @@ Deno.test("version, verbosity, flush_all [delay] [noreply]", async () => {
   });
 });
 
-Deno.test("stats: memcached's fields and counter semantics", async () => {
+ioTest("stats: memcached's fields and counter semantics", async (io) => {
   const clock = manualClock();
-  await withServer({ clock, memoryLimitMb: 32 }, async (srv) => {
+  await withServer({ io, clock, memoryLimitMb: 32 }, async (srv) => {
     const rt = (s: string) => roundTrip(srv.port, s);
     await rt(
       "set a 0 0 1\r\n1\r\nset b 0 0 2\r\n22\r\nadd a 0 0 1\r\n1\r\n" +
@@ -257,38 +277,41 @@ Deno.test("stats: memcached's fields and counter semantics", async () => {
   });
 });
 
-Deno.test("stats settings/items/slabs/sizes/detail parse as exporters expect", async () => {
-  await withServer({ maxItemSize: 512 * 1024 }, async (srv) => {
-    const rt = (s: string) => roundTrip(srv.port, s);
-    const settings = parseStats(await rt("stats settings\r\n"));
-    assert.equal(settings.get("item_size_max"), String(512 * 1024));
-    assert.equal(settings.get("maxconns"), "1024");
-    // tcpport: with port 0 (pick one) this reports 0, not the bound port.
-    assert.equal(settings.get("evictions"), "on");
-    await rt(
-      "set a 0 0 1\r\n1\r\nset b 0 0 100\r\n" + "x".repeat(100) +
-        "\r\nget a\r\n",
-    );
-    const items = parseStats(await rt("stats items\r\n"));
-    const numbers = [...items].filter(([k]) => /^items:\d+:number$/.test(k));
-    assert.equal(numbers.reduce((t, [, n]) => t + Number(n), 0), 2);
-    const slabs = parseStats(await rt("stats slabs\r\n"));
-    assert.ok(Number(slabs.get("active_slabs")) >= 1);
-    const hits = [...slabs].filter(([k]) => /^\d+:get_hits$/.test(k));
-    assert.equal(hits.reduce((t, [, n]) => t + Number(n), 0), 1);
-    for (const [k, val] of [...settings, ...items, ...slabs]) {
-      assert.match(k, /^[a-z0-9_:]+$/, k);
-      assert.ok(val.length > 0, k);
-    }
-    assert.equal(
-      await rt("stats sizes\r\n"),
-      "STAT sizes_status disabled\r\nEND\r\n",
-    );
-    assert.equal(
+ioTest(
+  "stats settings/items/slabs/sizes/detail parse as exporters expect",
+  async (io) => {
+    await withServer({ io, maxItemSize: 512 * 1024 }, async (srv) => {
+      const rt = (s: string) => roundTrip(srv.port, s);
+      const settings = parseStats(await rt("stats settings\r\n"));
+      assert.equal(settings.get("item_size_max"), String(512 * 1024));
+      assert.equal(settings.get("maxconns"), "1024");
+      // tcpport: with port 0 (pick one) this reports 0, not the bound port.
+      assert.equal(settings.get("evictions"), "on");
       await rt(
-        "stats detail dump\r\nstats detail on\r\nstats detail\r\nstats nope\r\n",
-      ),
-      "END\r\nOK\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nERROR\r\n",
-    );
-  });
-});
+        "set a 0 0 1\r\n1\r\nset b 0 0 100\r\n" + "x".repeat(100) +
+          "\r\nget a\r\n",
+      );
+      const items = parseStats(await rt("stats items\r\n"));
+      const numbers = [...items].filter(([k]) => /^items:\d+:number$/.test(k));
+      assert.equal(numbers.reduce((t, [, n]) => t + Number(n), 0), 2);
+      const slabs = parseStats(await rt("stats slabs\r\n"));
+      assert.ok(Number(slabs.get("active_slabs")) >= 1);
+      const hits = [...slabs].filter(([k]) => /^\d+:get_hits$/.test(k));
+      assert.equal(hits.reduce((t, [, n]) => t + Number(n), 0), 1);
+      for (const [k, val] of [...settings, ...items, ...slabs]) {
+        assert.match(k, /^[a-z0-9_:]+$/, k);
+        assert.ok(val.length > 0, k);
+      }
+      assert.equal(
+        await rt("stats sizes\r\n"),
+        "STAT sizes_status disabled\r\nEND\r\n",
+      );
+      assert.equal(
+        await rt(
+          "stats detail dump\r\nstats detail on\r\nstats detail\r\nstats nope\r\n",
+        ),
+        "END\r\nOK\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nERROR\r\n",
+      );
+    });
+  },
+);

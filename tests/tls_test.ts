@@ -7,6 +7,7 @@
  * @module
  */
 
+import { cat, parse, pkt, setExtras } from "./_binary.ts";
 import assert from "node:assert/strict";
 import { type Config, defaultConfig } from "../lib/config.ts";
 import { type Server, startServer } from "../lib/server/server.ts";
@@ -174,6 +175,31 @@ Deno.test("tls: -Z serves the protocol over TLS, large values and pipelining inc
     assert.ok(!(await c.drain(300)).includes("VERSION"));
     c.close();
     await settle();
+  } finally {
+    await s.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
+
+Deno.test("tls: binary protocol clients are served over TLS too", async () => {
+  const pki = await makePki();
+  if (!pki) return;
+  const s = inProcess({ tls: readTlsFiles(pki.certFile, pki.keyFile) });
+  try {
+    const script = cat(
+      pkt({ op: 0x01, key: "k", extras: setExtras(9, 0), value: "tls" }),
+      pkt({ op: 0x0c, key: "k" }),
+      pkt({ op: 0x0b }),
+    );
+    // The Version reply ("1.6.18" body) ends the exchange.
+    const got = await tlsExchange(s.port, pki.ca, script, "1.6.18");
+    const res = parse(Uint8Array.from(got, (c) => c.charCodeAt(0))).res;
+    assert.deepEqual(res.map((r) => [r.op, r.status, r.key]), [
+      [0x01, 0, ""],
+      [0x0c, 0, "k"],
+      [0x0b, 0, ""],
+    ]);
+    assert.equal(latin1(res[1].value), "tls");
   } finally {
     await s.close();
     await Deno.remove(pki.dir, { recursive: true });

@@ -9,7 +9,7 @@
 import { absoluteExpiry } from "./exptime.ts";
 import { line } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import type { Session } from "./session.ts";
+import type { Session } from "./types.ts";
 import { noreplyLast } from "./text.ts";
 import { ascii, parseInt32, parseUint32, tokenIs } from "./tokens.ts";
 
@@ -49,6 +49,35 @@ const W = {
   temp_ttl: ascii("temp_ttl"),
   all: ascii("all"),
 };
+
+/** Pages released per slice while shrinking (one page drains in ~1 ms). */
+const SHRINK_PAGES = 2;
+/** Chunks the crawler looks at per slice (a few ms with small items). */
+const CRAWL_CHUNKS = 50_000;
+
+/** Runs `step` in slices between client work (or at once without a scheduler). */
+function later(s: Session, step: () => boolean): void {
+  const bg = s.ctx.background;
+  if (bg) bg(step);
+  else while (step());
+}
+
+/**
+ * One full pass of the expiry sweep, as memcached's LRU crawler does in its
+ * own thread: the reply goes out at once, the pass runs in slices.
+ */
+function crawl(s: Session): void {
+  const store = s.ctx.store;
+  let chunks = 0;
+  for (const c of store.classes()) chunks += c.pages * c.chunksPerPage;
+  let looked = 0;
+  later(s, () => {
+    const n = store.sweep(CRAWL_CHUNKS);
+    looked += n;
+    // sweep looks at fewer than asked only when it completed a pass.
+    return n === CRAWL_CHUNKS && looked < chunks;
+  });
+}
 
 /** flush_all [delay] [noreply]. */
 export function flushAll(s: Session, buf: Uint8Array): number {
@@ -127,7 +156,10 @@ export function memlimit(s: Session, buf: Uint8Array): number {
   else if (mb < 8) reply(s, MEMLIMIT_SMALL);
   else if (mb > 1_000_000_000) reply(s, MEMLIMIT_BYTES);
   else {
-    s.ctx.store.setLimit(mb * 1024 * 1024);
+    const store = s.ctx.store;
+    if (store.setLimit(mb * 1024 * 1024, SHRINK_PAGES)) {
+      later(s, () => store.shrink(SHRINK_PAGES));
+    }
     s.ctx.config.memoryLimitMb = mb;
     reply(s, R.OK);
   }
@@ -199,14 +231,14 @@ export function lruCrawler(s: Session, buf: Uint8Array): number {
   const t = s.t;
   if (t.n === 3 && tokenIs(buf, t, 1, W.crawl)) {
     if (tokenIs(buf, t, 2, W.all)) {
-      s.ctx.store.sweep(Number.MAX_SAFE_INTEGER);
+      crawl(s);
       reply(s, R.OK);
       return 0;
     }
     const id = parseUint32(buf, t.start[2], t.end[2]);
     if (Number.isNaN(id) || id > 63) reply(s, BADCLASS_CRAWL);
     else {
-      s.ctx.store.sweep(Number.MAX_SAFE_INTEGER);
+      crawl(s);
       reply(s, R.OK);
     }
     return 0;

@@ -8,7 +8,7 @@
 
 import { line } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import { NEED_MORE, type Session } from "./session.ts";
+import { NEED_MORE, type Session } from "./types.ts";
 import { ascii, parseUint32, tokenIs, tokenize } from "./tokens.ts";
 
 const UNAUTH = line("CLIENT_ERROR unauthenticated");

@@ -41,8 +41,15 @@ export interface Context {
    * authentication is off.
    */
   auth: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
+  /** Checks SASL PLAIN credentials (`-S`), in constant time; null when off. */
+  sasl: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
   /** Refreshes a cached clock; called once per batch of input. */
   tick(): void;
+  /**
+   * Runs long maintenance work in bounded slices between batches of client
+   * work (`lib/slices.ts`); absent, the work runs to its end at once.
+   */
+  background?(step: () => boolean): void;
   /** Per-command latency histograms; null unless `--metrics` is on. */
   latency: Latency | null;
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { MAX_CLASSES, Miss } from "../store/types.ts";
+
 /** Mutable counters of the whole server. */
 export interface Counters {
   cmd_get: number;
@@ -41,9 +43,6 @@ export interface Counters {
   slab: SlabCounters;
 }
 
-/** Largest size class id + 1 (memcached's MAX_NUMBER_OF_SLAB_CLASSES). */
-export const MAX_CLASSES = 64;
-
 /** `stats slabs` per-class command counters (memcached's slab_stats). */
 export interface SlabCounters {
   get_hits: Float64Array;
@@ -57,7 +56,9 @@ export interface SlabCounters {
 }
 
 function createSlabCounters(): SlabCounters {
-  const a = () => new Float64Array(MAX_CLASSES);
+  // Indexed by class id (1..MAX_CLASSES): as many as the store can make,
+  // whatever `-f` is.
+  const a = () => new Float64Array(MAX_CLASSES + 1);
   return {
     get_hits: a(),
     cmd_set: a(),
@@ -113,4 +114,33 @@ export function resetCounters(c: Counters): void {
   const curr = c.curr_connections;
   Object.assign(c, createCounters());
   c.curr_connections = curr;
+}
+
+/**
+ * Counts a retrieval miss as memcached does: touch/gat count as touches,
+ * gets as gets with why they missed.
+ */
+export function countMiss(c: Counters, touch: boolean, why: Miss): void {
+  if (touch) {
+    c.cmd_touch++;
+    c.touch_misses++;
+  } else {
+    c.cmd_get++;
+    c.get_misses++;
+    if (why === Miss.Expired) c.get_expired++;
+    else if (why === Miss.Flushed) c.get_flushed++;
+  }
+}
+
+/** Counts a retrieval hit on an item of size class `cls`. */
+export function countHit(c: Counters, touch: boolean, cls: number): void {
+  if (touch) {
+    c.cmd_touch++;
+    c.touch_hits++;
+    c.slab.touch_hits[cls]++;
+  } else {
+    c.cmd_get++;
+    c.get_hits++;
+    c.slab.get_hits[cls]++;
+  }
 }

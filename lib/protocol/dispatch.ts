@@ -5,7 +5,7 @@
  */
 
 import { R, reply } from "./reply.ts";
-import type { Session } from "./session.ts";
+import type { Session } from "./types.ts";
 import { ascii, tokenIs, tokenize } from "./tokens.ts";
 import * as text from "./text.ts";
 import { statsCommand } from "./stats.ts";

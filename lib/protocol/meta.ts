@@ -8,9 +8,9 @@
 import { Bits } from "../store/types.ts";
 import { base64Decode, putBase64 } from "./base64.ts";
 import { putBytes, putCrlf, putInt, putRange, putUint } from "./outbuf.ts";
-import type { Session } from "./session.ts";
 import type { Tokens } from "./tokens.ts";
-import { KEY_BINARY, KEY_MAX, ME } from "./meta_flags.ts";
+import { KEY_BINARY, ME } from "./meta_flags.ts";
+import { KEY_MAX, type Session } from "./types.ts";
 import { metaGet } from "./meta_get.ts";
 import { metaSet } from "./meta_set.ts";
 import { metaArith, metaDelete } from "./meta_mod.ts";

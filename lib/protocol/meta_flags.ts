@@ -10,7 +10,7 @@
 import { absoluteExpiry } from "./exptime.ts";
 import { line, type OutBuf, putByte, putRange } from "./outbuf.ts";
 import { base64Decode, putBase64 } from "./base64.ts";
-import type { Session } from "./session.ts";
+import type { Session } from "./types.ts";
 import {
   parseCas,
   parseInt32,
@@ -19,8 +19,6 @@ import {
   type Tokens,
 } from "./tokens.ts";
 
-/** Longest key memcached accepts (before base64 decoding). */
-export const KEY_MAX = 250;
 /** memcached's MFLAG_MAX_OPT_LENGTH, compared with our token count + 1. */
 export const MAX_OPT_TOKENS = 20;
 /** memcached's MFLAG_MAX_OPAQUE_LENGTH: the `O` token including its `O`. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Bits, Mode, Status } from "../store/types.ts";
+import { Bits, Miss, Mode, Status } from "../store/types.ts";
 import {
   putByte,
   putBytes,
@@ -16,11 +16,10 @@ import {
   putRange,
   putUint,
 } from "./outbuf.ts";
-import type { Session } from "./session.ts";
+import { KEY_MAX, type Session } from "./types.ts";
 import type { Tokens } from "./tokens.ts";
 import {
   KEY_BINARY,
-  KEY_MAX,
   MAX_OPT_TOKENS,
   ME,
   mf,
@@ -60,21 +59,23 @@ export function metaGet(s: Session, buf: Uint8Array, t: Tokens): number {
   const ks = mf.keyStart;
   const kl = mf.keyLen;
   const locked = mf.locked;
+  const res = s.res;
   let h = locked || mf.noUpdate
-    ? store.peek(key, ks, kl)
-    : store.find(key, ks, kl);
+    ? store.peek(key, ks, kl, res)
+    : store.find(key, ks, kl, res);
   if (h < 0) {
-    const why = store.lastMiss; // counted at lookup, as memcached's item_get
-    if (why === 1) c.get_expired++;
-    else if (why === 2) c.get_flushed++;
+    const why = res.miss; // counted at lookup, as memcached's item_get
+    if (why === Miss.Expired) c.get_expired++;
+    else if (why === Miss.Flushed) c.get_flushed++;
   }
   let created = false;
   if (h < 0 && mf.vivify) {
     // An empty placeholder item, immortal until the N flag sets its TTL.
     if (
-      store.store(Mode.Add, key, ks, kl, 0, 0, EMPTY, 0, 0, 0) === Status.Stored
+      store.store(Mode.Add, key, ks, kl, 0, 0, EMPTY, 0, 0, 0, res) ===
+        Status.Stored
     ) {
-      h = store.lastHandle;
+      h = res.handle;
       created = true;
     }
   }

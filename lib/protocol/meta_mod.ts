@@ -15,10 +15,9 @@ import {
   putRange,
   putUint,
 } from "./outbuf.ts";
-import type { Session } from "./session.ts";
+import { KEY_MAX, type Session } from "./types.ts";
 import type { Tokens } from "./tokens.ts";
 import {
-  KEY_MAX,
   MAX_OPT_TOKENS,
   ME,
   mf,
@@ -149,13 +148,13 @@ export function metaArith(s: Session, buf: Uint8Array, t: Tokens): number {
       code = 0x4558; // EX
       h = -1;
     } else {
-      const st = store.incrDecr(key, ks, kl, incr, mf.delta);
+      const st = store.incrDecr(key, ks, kl, incr, mf.delta, s.res);
       if (st === Status.NonNumeric) return error(s, o.len, ME.NON_NUMERIC);
       if (st !== Status.Stored) return error(s, o.len, ME.OOM);
       if (incr) c.incr_hits++;
       else c.decr_hits++;
-      num = store.lastNumber;
-      h = store.lastHandle;
+      num = s.res.number;
+      h = s.res.handle;
       detached = num.toString().length > oldLen;
       // memcached's grown result is a brand-new item: no fetched, stale,
       // win or binary-key marks survive.
@@ -177,9 +176,10 @@ export function metaArith(s: Session, buf: Uint8Array, t: Tokens): number {
       0,
       text.length,
       0,
+      s.res,
     );
     if (st !== Status.Stored) return error(s, o.len, ME.OOM_NEW);
-    h = store.lastHandle;
+    h = s.res.handle;
     created = true;
   } else {
     if (incr) c.incr_misses++;

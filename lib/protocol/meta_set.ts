@@ -9,11 +9,10 @@
 
 import { Bits, Mode, Status } from "../store/types.ts";
 import { putByte, putBytes, putCrlf, putUint } from "./outbuf.ts";
-import { NEED_MORE, type Session } from "./session.ts";
+import { KEY_MAX, NEED_MORE, type Session } from "./types.ts";
 import { parseInt32, type Tokens } from "./tokens.ts";
 import {
   KEY_BINARY,
-  KEY_MAX,
   MAX_OPAQUE,
   MAX_OPT_TOKENS,
   ME,
@@ -102,7 +101,7 @@ export function metaSet(
   }
   const code = storeItem(s, buf, mode, ds, vlen);
   if (code < 0) return total;
-  const cas = code === HD ? store.lastCas : 0;
+  const cas = code === HD ? s.res.cas : 0;
   const mark = o.len;
   putByte(o, code >> 8);
   putByte(o, code & 0xff);
@@ -181,6 +180,7 @@ function storeItem(
     ds,
     vlen,
     0,
+    s.res,
   );
   switch (st) {
     case Status.Stored: {
@@ -189,7 +189,7 @@ function storeItem(
         extraBits |= KEY_BINARY;
       }
       if (extraBits !== 0) {
-        const h = store.lastHandle;
+        const h = s.res.handle;
         store.setBits(h, store.bitsOf(h) | extraBits);
       }
       return HD;

@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { Session } from "./session.ts";
+import type { Session } from "./types.ts";
 import { line, putBytes } from "./outbuf.ts";
 
 /** Pre-encoded reply lines (each with its `\r\n`). */

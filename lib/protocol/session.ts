@@ -4,70 +4,57 @@
  * returns how many input bytes it consumed. A command whose data block has not
  * fully arrived is left unconsumed ("need more"); the caller keeps the bytes
  * and feeds again when more arrive. It never touches sockets.
+ *
+ * A connection's first byte picks its protocol for life, as in memcached:
+ * 0x80 is the binary protocol, anything else text and meta (`-B` can pin
+ * one of them).
  * @module
  */
 
+import { newResult } from "../store/types.ts";
 import type { Context } from "./context.ts";
-import { createOutBuf, type OutBuf } from "./outbuf.ts";
-import { createTokens, type Tokens } from "./tokens.ts";
+import { createOutBuf } from "./outbuf.ts";
+import { createTokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
 import { getMore } from "./text.ts";
+import { feedBinary } from "./binary/feed.ts";
 import { recordLatency } from "../metrics/latency.ts";
+import { BIN_REQ } from "./binary/constants.ts";
+import {
+  MAX_GET_LINE,
+  MAX_LINE,
+  NEED_MORE,
+  PAUSE,
+  Proto,
+  type Session,
+} from "./types.ts";
 
-/** Longest command line memcached buffers without a newline. */
-export const MAX_LINE = 2048;
-/** Longest get/gets line we buffer (memcached lets multigets grow unbounded). */
-export const MAX_GET_LINE = 1024 * 1024;
-/** Returned by handlers when the command's data block is incomplete. */
-export const NEED_MORE = -1;
-/**
- * Returned by a handler that answered part of its line and stopped because
- * the output passed `maxOutputBytes`; `feed` consumes up to `resumeAt`.
- */
-export const PAUSE = -2;
-
-/** State of one connection's protocol. */
-export interface Session {
-  ctx: Context;
-  out: OutBuf;
-  t: Tokens;
-  /** The current command asked for no reply. */
-  noreply: boolean;
-  /** Bytes of a rejected data block still to discard. */
-  swallow: number;
-  /** Close after sending what is in `out`. */
-  close: boolean;
-  /** Connection id, for logs and `stats conns`. */
-  id: number;
-  /** False until ASCII auth succeeds, when `-Y` is on. */
-  authed: boolean;
-  /**
-   * A multiget paused after its replies passed the output bound (so one line
-   * naming a big value thousands of times is never buffered whole): 0 when
-   * none, else 1 | 2 (gets) | 4 (gat/gats). The rest of its line holds the
-   * remaining keys and is fed to `getMore`.
-   */
-  getMore: number;
-  /** Expiry of the paused gat/gats. */
-  getExp: number;
-  /** Buffer offset up to which a PAUSE consumed the line. */
-  resumeAt: number;
-}
+export { MAX_GET_LINE, MAX_LINE, NEED_MORE, PAUSE, Proto };
+export type { Session };
 
 /** Creates the protocol state for a new connection. */
 export function createSession(ctx: Context, id = 0): Session {
+  const bind = ctx.config.protocol;
   return {
     ctx,
     out: createOutBuf(),
     t: createTokens(),
+    proto: bind === "ascii"
+      ? Proto.Text
+      : bind === "binary"
+      ? Proto.Binary
+      : Proto.Negotiating,
     noreply: false,
     swallow: 0,
     close: false,
     id,
-    authed: ctx.auth === null,
+    authed: ctx.auth === null && ctx.sasl === null,
     getMore: 0,
     getExp: 0,
     resumeAt: 0,
+    saslStarted: false,
+    saslDone: false,
+    res: newResult(),
   };
 }
 
@@ -82,6 +69,20 @@ export function feed(
   start: number,
   end: number,
 ): number {
+  if (s.proto !== Proto.Text) {
+    if (s.proto === Proto.Negotiating) {
+      if (start >= end) return 0;
+      s.proto = buf[start] === BIN_REQ ? Proto.Binary : Proto.Text;
+      if (s.ctx.verbose > 1) {
+        console.error(
+          `${s.id}: Client using the ${
+            s.proto === Proto.Binary ? "binary" : "ascii"
+          } protocol`,
+        );
+      }
+    }
+    if (s.proto === Proto.Binary) return feedBinary(s, buf, start, end);
+  }
   let p = start;
   const maxOut = s.ctx.config.maxOutputBytes;
   // Latency histograms (--metrics): null when off, so timing costs nothing.

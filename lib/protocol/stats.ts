@@ -8,9 +8,9 @@
 import process from "node:process";
 import { VERSION } from "./context.ts";
 import { resetCounters } from "./counters.ts";
-import { line, putText } from "./outbuf.ts";
+import { line, putBytes, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import type { Session } from "./session.ts";
+import { MAX_WIRE_CLASS, type Session } from "./types.ts";
 import { ascii, parseUint32, tokenIs } from "./tokens.ts";
 
 const W = {
@@ -31,8 +31,28 @@ const W = {
 const DETAIL_USAGE = line("CLIENT_ERROR usage: stats detail on|off|dump");
 const BAD_LINE = line("CLIENT_ERROR bad command line");
 const ILLEGAL_SLAB = line("CLIENT_ERROR Illegal slab id");
+/** memcached's cap on a `stats cachedump` reply (items.c). */
+const CACHEDUMP_MAX = 2 * 1024 * 1024;
+const ITEM_ = ascii("ITEM ");
+const BRACKET = ascii(" [");
+const B_ = ascii(" b; ");
+const S_ = ascii(" s]\r\n");
 
-type Row = [string, string | number];
+function digits(v: number): number {
+  let d = 1;
+  for (; v >= 10; v = Math.floor(v / 10)) d++;
+  return d;
+}
+
+/** One stat: name and value, as `STAT name value` prints them. */
+export type Row = [string, string | number];
+
+/** memcached's prot_text() of each `-B` choice. */
+const BINDING = {
+  auto: "auto-negotiate",
+  ascii: "ascii",
+  binary: "binary",
+} as const;
 
 function emit(s: Session, rows: Row[], prefix = ""): void {
   let out = "";
@@ -179,8 +199,8 @@ export function settingsStats(s: Session): Row[] {
     ["reqs_per_event", 20],
     ["cas_enabled", "yes"],
     ["tcp_backlog", 1024],
-    ["binding_protocol", "ascii"],
-    ["auth_enabled_sasl", "no"],
+    ["binding_protocol", BINDING[cfg.protocol]],
+    ["auth_enabled_sasl", s.ctx.sasl !== null ? "yes" : "no"],
     ["auth_enabled_ascii", s.ctx.auth !== null ? "yes" : "no"],
     ["item_size_max", cfg.maxItemSize],
     ["maxconns_fast", "yes"],
@@ -238,7 +258,8 @@ export function settingsStats(s: Session): Row[] {
   ];
 }
 
-function classRows(s: Session, items: boolean): Row[] {
+/** `stats items` (items true) or `stats slabs` rows. */
+export function classRows(s: Session, items: boolean): Row[] {
   const rows: Row[] = [];
   const sc = s.ctx.counters.slab;
   let active = 0;
@@ -368,23 +389,38 @@ function cachedump(s: Session, buf: Uint8Array): void {
     reply(s, R.BAD_FORMAT);
     return;
   }
-  if (id >= 64) {
+  if (id >= MAX_WIRE_CLASS) {
     reply(s, ILLEGAL_SLAB);
     return;
   }
   const store = s.ctx.store;
-  const dec = new TextDecoder();
-  let out = "";
+  const o = s.out;
+  const begin = o.len;
   let n = 0;
-  const max = limit === 0 ? Infinity : limit;
-  store.forEach((h) => {
-    if (n >= max || store.classOf(h) !== id) return;
-    n++;
+  // memcached walks the class's LRU from its most recent item and stops at
+  // `limit` items or a 2 MiB reply, so neither the time nor the reply
+  // grows with the cache; keys that would break the line framing are
+  // skipped, as memcached skips binary keys.
+  store.lruWalk(id, (h) => {
+    const kl = store.keyLen(h);
+    const kb = store.keyBytes(h);
     const ks = store.keyStart(h);
-    const key = dec.decode(
-      store.keyBytes(h).subarray(ks, ks + store.keyLen(h)),
-    );
-    out += `ITEM ${key} [${store.valueLen(h)} b; ${store.expOf(h)} s]\r\n`;
+    for (let i = ks; i < ks + kl; i++) {
+      const c = kb[i];
+      if (c === 32 || c === 13 || c === 10 || c === 0) return true;
+    }
+    const vl = store.valueLen(h);
+    const exp = store.expOf(h);
+    const len = 5 + kl + 2 + digits(vl) + 4 + digits(exp) + 5;
+    if (o.len - begin + len + 6 > CACHEDUMP_MAX) return false;
+    putBytes(o, ITEM_);
+    putRange(o, kb, ks, ks + kl);
+    putBytes(o, BRACKET);
+    putUint(o, vl);
+    putBytes(o, B_);
+    putUint(o, exp);
+    putBytes(o, S_);
+    return ++n !== limit;
   });
-  putText(s.out, out + "END\r\n");
+  putBytes(o, R.END);
 }

@@ -7,10 +7,11 @@
  */
 
 import { Mode, Status } from "../store/types.ts";
+import { countHit, countMiss } from "./counters.ts";
 import { absoluteExpiry } from "./exptime.ts";
 import { putByte, putCrlf, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import { NEED_MORE, PAUSE, type Session } from "./session.ts";
+import { KEY_MAX, NEED_MORE, PAUSE, type Session } from "./types.ts";
 import {
   parseCas,
   parseInt32,
@@ -19,9 +20,6 @@ import {
   tokenize,
   type Tokens,
 } from "./tokens.ts";
-
-/** Longest key memcached accepts. */
-export const KEY_MAX = 250;
 
 const NOREPLY = [110, 111, 114, 101, 112, 108, 121];
 
@@ -97,30 +95,13 @@ function getKeys(
         reply(s, R.BAD_FORMAT);
         return 0;
       }
-      const h = store.find(buf, ks, kl);
+      const h = store.find(buf, ks, kl, s.res);
       if (h < 0) {
-        if (touch) {
-          c.cmd_touch++;
-          c.touch_misses++;
-        } else {
-          c.cmd_get++;
-          c.get_misses++;
-          const why = store.lastMiss;
-          if (why === 1) c.get_expired++;
-          else if (why === 2) c.get_flushed++;
-        }
+        countMiss(c, touch, s.res.miss);
         continue;
       }
-      if (touch) {
-        store.setExp(h, exp);
-        c.cmd_touch++;
-        c.touch_hits++;
-        c.slab.touch_hits[store.classOf(h)]++;
-      } else {
-        c.cmd_get++;
-        c.get_hits++;
-        c.slab.get_hits[store.classOf(h)]++;
-      }
+      if (touch) store.setExp(h, exp);
+      countHit(c, touch, store.classOf(h));
       const vlen = store.valueLen(h);
       putRange(o, R.VALUE, 0, 6);
       putRange(o, buf, ks, ks + kl);
@@ -244,10 +225,23 @@ export function update(
     return vlen + 2;
   }
   const exp = absoluteExpiry(exptime, ctx.clock.now(), ctx.started);
-  const st = store.store(mode, buf, ks, kl, flags, exp, buf, ds, vlen, cas);
+  const res = s.res;
+  const st = store.store(
+    mode,
+    buf,
+    ks,
+    kl,
+    flags,
+    exp,
+    buf,
+    ds,
+    vlen,
+    cas,
+    res,
+  );
   switch (st) {
     case Status.Stored: {
-      const cls = store.classOf(store.lastHandle);
+      const cls = store.classOf(res.handle);
       c.slab.cmd_set[cls]++;
       if (isCas) {
         c.cas_hits++;
@@ -309,18 +303,19 @@ export function arith(s: Session, buf: Uint8Array, incr: boolean): number {
   }
   const store = s.ctx.store;
   const c = s.ctx.counters;
-  switch (store.incrDecr(buf, ks, kl, incr, delta)) {
+  const res = s.res;
+  switch (store.incrDecr(buf, ks, kl, incr, delta, res)) {
     case Status.Stored:
       if (incr) {
         c.incr_hits++;
-        c.slab.incr_hits[store.classOf(store.lastHandle)]++;
+        c.slab.incr_hits[store.classOf(res.handle)]++;
       } else {
         c.decr_hits++;
-        c.slab.decr_hits[store.classOf(store.lastHandle)]++;
+        c.slab.decr_hits[store.classOf(res.handle)]++;
       }
       if (s.noreply) s.noreply = false;
       else {
-        putText(s.out, store.lastNumber.toString());
+        putText(s.out, res.number.toString());
         putCrlf(s.out);
       }
       break;

@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { createCounters } from "../protocol/counters.ts";
 import { createStore } from "../store/store.ts";
+import { runSliced } from "../slices.ts";
 import { createLatency } from "../metrics/latency.ts";
 
 /** Creates the Context for a server; `requestShutdown` serves `shutdown`. */
@@ -34,7 +35,9 @@ export function createContext(
     requestShutdown,
     verbose: config.verbose,
     auth: config.auth,
+    sasl: config.sasl,
     tick: cached ? cached.tick : () => {},
+    background: runSliced,
     latency: config.metrics !== null ? createLatency() : null,
   };
 }

@@ -1,21 +1,32 @@
 /**
- * The server: listeners, the accept loop, connection limits, idle timeouts,
- * the background expiry sweep and graceful shutdown.
+ * The server: one connection core (`core.ts`) fed by one or two transports
+ * — epoll (`ffi/epoll.ts`, `--io=epoll`) for plain TCP and the unix socket,
+ * and the portable one (`portable.ts`) for everything else, TLS included —
+ * plus the once-a-second tick (clock, expiry sweep, idle kicks) and
+ * graceful shutdown. Whichever transports serve, the same {@link Server}
+ * comes back.
  * @module
  */
 
 import { createContext } from "./context.ts";
 import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
-import { createSession } from "../protocol/session.ts";
 import { listenTls } from "../tls.ts";
-import { type Client, serveClient } from "./connection.ts";
+import { createCore } from "./core.ts";
+import {
+  closeQuietly,
+  type PortableListener,
+  servePortable,
+} from "./portable.ts";
+import { type EpollTransport, serveEpoll } from "./ffi/epoll.ts";
+import { EpollUnavailable, openEpollLibc } from "./ffi/backend.ts";
 
-const TOO_MANY = new TextEncoder().encode(
-  "ERROR Too many open connections\r\n",
-);
 /** Items the sweep looks at per tick; small so the loop is never held long. */
 const SWEEP_BUDGET = 20_000;
+/** How long a graceful stop waits for replies in flight. */
+const STOP_GRACE_MS = 1000;
+
+export { EpollUnavailable };
 
 /** A running server. */
 export interface Server {
@@ -31,6 +42,8 @@ export interface Server {
   readonly finished: Promise<void>;
   /** Port of the TLS listener (the main port with `-Z` alone); 0 = no TLS. */
   readonly tlsPort: number;
+  /** The transport serving plain TCP and the unix socket. */
+  readonly io: "portable" | "epoll";
 }
 
 /** Optional steps run at fixed points of the server's life (e.g. snapshots). */
@@ -43,167 +56,116 @@ export interface ServerHooks {
   onClose?(ctx: Context): Promise<void>;
 }
 
-/** Starts listening according to `config`. */
+/**
+ * Starts listening according to `config`. Throws if a listener cannot be
+ * bound, or {@link EpollUnavailable} when `config.io` is "epoll" and epoll
+ * cannot run here.
+ */
 export function startServer(config: Config, hooks: ServerHooks = {}): Server {
-  const clients = new Set<Client>();
-  const tasks = new Set<Promise<void>>();
+  const libc = config.io === "epoll" ? openEpollLibc() : null;
   let stopping: Promise<void> | null = null;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => (resolveFinished = r));
   const ctx = createContext(config, () => {
-    void close();
+    // Acted on after the current batch, never inside feed.
+    setTimeout(() => void close(), 0);
   });
-  const { store, clock, tick } = ctx;
+  const core = createCore(ctx, {
+    stopAccepting: () => closeListeners(),
+    requestStop: () => setTimeout(() => void close(), 0),
+  });
   hooks.beforeListen?.(ctx);
 
-  const listeners: Deno.Listener[] = [];
+  const portable: PortableListener[] = [];
+  const opened: Deno.Listener[] = [];
+  let epoll: EpollTransport | null = null;
   let port = 0;
   let tlsPort = 0;
   const tls = config.tls;
-  if (config.port >= 0) {
-    // `-Z` alone makes the main port TLS, as in memcached.
-    const l = tls !== null && tls.port === null
-      ? listenTls(config.listen, config.port, tls)
-      : Deno.listen({ hostname: config.listen, port: config.port });
-    listeners.push(l);
-    port = (l.addr as Deno.NetAddr).port;
-    config.port = port; // `stats settings` reports the bound port
-    if (tls !== null && tls.port === null) tlsPort = port;
-  }
-  if (tls !== null && tls.port !== null) {
-    try {
+  const mainIsTls = tls !== null && tls.port === null;
+  const tcpAddr = (c: Deno.Conn) => {
+    const ra = c.remoteAddr as Deno.NetAddr;
+    return `tcp:${ra.hostname}:${ra.port}`;
+  };
+  try {
+    if (libc !== null) {
+      epoll = serveEpoll(core, libc, config, !mainIsTls);
+      port = epoll.port;
+    }
+    if (config.port >= 0 && (epoll === null || mainIsTls)) {
+      // `-Z` alone makes the main port TLS, as in memcached.
+      const l = mainIsTls
+        ? listenTls(config.listen, config.port, tls)
+        : Deno.listen({ hostname: config.listen, port: config.port });
+      opened.push(l);
+      port = (l.addr as Deno.NetAddr).port;
+      if (mainIsTls) tlsPort = port;
+    }
+    if (tls !== null && tls.port !== null) {
       const l = listenTls(config.listen, tls.port, tls);
-      listeners.push(l);
+      opened.push(l);
       tlsPort = (l.addr as Deno.NetAddr).port;
-    } catch (e) {
-      for (const l of listeners) closeQuietly(l);
-      throw e;
     }
-  }
-  if (config.unixSocket) {
-    const path = config.unixSocket;
-    try {
-      // Like memcached: replace a stale socket, but never delete a file
-      // that is not one (a typo in -s must not remove someone's data).
-      if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
-    } catch {
-      // nothing there
-    }
-    try {
-      const l = Deno.listen({ transport: "unix", path });
-      listeners.push(l);
-      Deno.chmodSync(path, config.unixMask);
-    } catch (e) {
-      for (const l of listeners) closeQuietly(l);
-      throw e;
-    }
-  }
-
-  let nextId = 1;
-  let served = 0;
-  const timers: ReturnType<typeof setInterval>[] = [];
-  timers.push(setInterval(() => {
-    tick();
-    store.sweep(SWEEP_BUDGET);
-    if (config.idleTimeout > 0) {
-      const limit = clock.now() - config.idleTimeout;
-      for (const c of clients) {
-        if (c.idle && c.lastActive < limit) {
-          ctx.counters.idle_kicks++;
-          closeQuietly(c.conn);
-        }
-      }
-    }
-  }, 1000));
-
-  async function acceptLoop(l: Deno.Listener) {
-    const unix = l.addr.transport === "unix";
-    while (!stopping) {
-      let conn: Deno.Conn;
+    if (config.unixSocket && epoll === null) {
+      const path = config.unixSocket;
       try {
-        conn = await l.accept();
-      } catch (e) {
-        if (stopping || e instanceof Deno.errors.BadResource) return;
-        // EMFILE and friends: back off instead of spinning or dying.
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
+        // Like memcached: replace a stale socket, but never delete a file
+        // that is not one (a typo in -s must not remove someone's data).
+        if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+      } catch {
+        // nothing there
       }
-      if (stopping) {
-        closeQuietly(conn);
-        return;
-      }
-      const counters = ctx.counters;
-      if (clients.size >= config.maxConnections) {
-        counters.rejected_connections++;
-        conn.write(TOO_MANY).catch(() => {}).finally(() => closeQuietly(conn));
-        continue;
-      }
-      if (!unix) {
-        try {
-          (conn as Deno.TcpConn).setNoDelay(true);
-        } catch {
-          // not a TCP socket
-        }
-      }
-      const id = nextId++;
-      const ra = conn.remoteAddr;
-      const addr = ra.transport === "unix"
-        ? `unix:${config.unixSocket}`
-        : `tcp:${(ra as Deno.NetAddr).hostname}:${(ra as Deno.NetAddr).port}`;
-      const client: Client = {
-        info: { id, addr, state: "conn_new_cmd", lastCmd: clock.now() },
-        conn,
-        session: createSession(ctx, id),
-        idle: false,
-        closing: false,
-        lastActive: clock.now(),
-      };
-      clients.add(client);
-      ctx.conns.set(id, client.info);
-      counters.curr_connections++;
-      counters.total_connections++;
-      if (ctx.verbose > 0) console.error(`<${id} new client connection`);
-      const task = serveClient(client, ctx).finally(() => {
-        clients.delete(client);
-        ctx.conns.delete(id);
-        ctx.counters.curr_connections--;
-        tasks.delete(task);
-        if (ctx.verbose > 0) console.error(`<${id} connection closed.`);
-        if (config.single && !stopping) void close();
-      });
-      tasks.add(task);
-      served++;
-      if (config.single && served === 1) {
-        for (const other of listeners) closeQuietly(other);
-        return;
-      }
+      const l = Deno.listen({ transport: "unix", path });
+      opened.push(l);
+      Deno.chmodSync(path, config.unixMask);
     }
+  } catch (e) {
+    for (const l of opened) closeQuietly(l);
+    if (epoll) {
+      epoll.closeListeners();
+      epoll.stop();
+    }
+    libc?.close();
+    throw e;
+  }
+  if (config.port >= 0) config.port = port; // `stats settings` reports it
+  const unixAddr = `unix:${config.unixSocket}`;
+  for (const l of opened) {
+    const addrOf = l.addr.transport === "unix" ? () => unixAddr : tcpAddr;
+    portable.push(servePortable(core, l, addrOf));
   }
 
-  const loops = listeners.map(acceptLoop);
+  const timer = setInterval(() => {
+    ctx.tick();
+    ctx.store.sweep(SWEEP_BUDGET);
+    core.everySecond();
+  }, 1000);
+
+  function closeListeners(): void {
+    for (const p of portable) p.close();
+    epoll?.closeListeners();
+  }
 
   function close(): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
       hooks.onDrain?.(ctx);
-      for (const l of listeners) closeQuietly(l);
-      for (const t of timers) clearInterval(t);
-      for (const c of clients) {
-        c.closing = true;
-        // Idle readers hold no replies: close them now. Busy ones close
-        // themselves once their pending replies are written.
-        if (c.idle) closeQuietly(c.conn);
-      }
-      const deadline = new Promise<void>((r) => {
-        const id = setTimeout(r, 1000);
-        Promise.all([...tasks]).then(() => {
-          clearTimeout(id);
-          r();
-        });
-      });
-      await deadline;
-      for (const c of clients) closeQuietly(c.conn);
-      await Promise.allSettled([...tasks, ...loops]);
+      closeListeners();
+      clearInterval(timer);
+      core.beginStop();
+      let t: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        core.idle(),
+        new Promise<void>((r) => (t = setTimeout(r, STOP_GRACE_MS))),
+      ]);
+      clearTimeout(t);
+      core.closeAll();
+      epoll?.stop();
+      await Promise.allSettled([
+        ...portable.map((p) => p.done),
+        epoll?.done,
+      ]);
+      libc?.close();
       if (hooks.onClose) {
         try {
           await hooks.onClose(ctx);
@@ -211,7 +173,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
           console.error(`denocached: ${(e as Error).message}`);
         }
       }
-      if (config.unixSocket) {
+      if (config.unixSocket && epoll === null) {
         try {
           Deno.removeSync(config.unixSocket);
         } catch {
@@ -230,13 +192,6 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
     close,
     finished,
     tlsPort,
+    io: epoll ? "epoll" : "portable",
   };
-}
-
-function closeQuietly(r: { close(): void }): void {
-  try {
-    r.close();
-  } catch {
-    // already closed
-  }
 }

@@ -7,9 +7,9 @@
  *
  * | word | field                                                    |
  * | ---- | -------------------------------------------------------- |
- * | 0    | LRU prev handle (free list prev when the chunk is free)  |
- * | 1    | LRU next handle (free list next when the chunk is free)  |
- * | 2    | hash chain next handle                                   |
+ * | 0    | eviction policy word (LRU prev handle), `policy.ts` only |
+ * | 1    | eviction policy word (LRU next handle), `policy.ts` only |
+ * | 2    | hash chain next handle (free list next when free)        |
  * | 3    | value length                                             |
  * | 4    | client flags                                             |
  * | 5    | exptime (absolute unix seconds, 0 = never)               |
@@ -29,11 +29,11 @@
 
 import { Bits } from "./types.ts";
 
-/** Word of the LRU (or free list) previous handle. */
+/** First word owned by the eviction policy (LRU previous handle). */
 export const PREV = 0;
-/** Word of the LRU (or free list) next handle. */
+/** Second word owned by the eviction policy (LRU next handle). */
 export const NEXT = 1;
-/** Word of the hash chain next handle. */
+/** Word of the hash chain next handle (free list next in a free chunk). */
 export const HNEXT = 2;
 /** Word of the value length. */
 export const VLEN = 3;

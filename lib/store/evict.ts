@@ -1,8 +1,9 @@
 /**
  * Chunk allocation under the memory limit: free lists first, then carving
  * the class's current page, then a new page while under `limitBytes`, then
- * evicting from the class's LRU tail, and last moving a whole page over from
- * the class that holds most pages (memcached's slab reassignment).
+ * freeing the eviction policy's victim (`policy.ts`), and last moving a whole
+ * page over from the class that holds most pages (memcached's slab
+ * reassignment).
  *
  * Pages are carved lazily: a class hands out chunks of its `carvePage` in
  * order and only then looks for another page. The item in `s.pin` (the old
@@ -12,14 +13,24 @@
  */
 
 import * as chunk from "./chunk.ts";
-import { dead, reclaim } from "./expiry.ts";
+import { reclaim, sweep } from "./expiry.ts";
+import { freeDropPage, freePop } from "./free_list.ts";
 import { unlinkItem } from "./items.ts";
-import { freeRemove } from "./lru.ts";
+import { dead } from "./liveness.ts";
+import { policyOldest, policyVictim } from "./policy.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
-const { FETCHED, LINKED, META, PREV } = chunk;
+const { FETCHED, LINKED, META } = chunk;
+
+/**
+ * Chunks the sweep looks at before each eviction: small enough to cost
+ * about a microsecond, large enough that a pass over a full cache takes a
+ * few hundred evictions (so expired items rarely outlive their class's
+ * next victims).
+ */
+const EVICT_SWEEP = 512;
 
 /** Whether one more page fits under the limit (the first page always does). */
 function canGrow(s: StoreState): boolean {
@@ -29,11 +40,8 @@ function canGrow(s: StoreState): boolean {
 
 /** A free chunk of class `c`, evicting if needed; 0 if none can be had. */
 export function alloc(s: StoreState, c: number): number {
-  const fh = s.freeHead[c];
-  if (fh !== 0) {
-    freeRemove(s, fh, c);
-    return fh;
-  }
+  const fh = freePop(s, c);
+  if (fh !== 0) return fh;
   const h = carve(s, c);
   if (h !== 0) return h;
   if (canGrow(s)) {
@@ -45,11 +53,11 @@ export function alloc(s: StoreState, c: number): number {
       return carve(s, c);
     }
   }
-  if (s.items[c] > 0 && evictTail(s, c)) {
-    const f = s.freeHead[c];
-    freeRemove(s, f, c);
-    return f;
-  }
+  // Dead items anywhere free memory before a live one is evicted: a short
+  // slice of the background sweep, which may free a chunk of this class.
+  sweep(s, EVICT_SWEEP);
+  if (s.freeHead[c] !== 0) return freePop(s, c);
+  if (s.items[c] > 0 && evictTail(s, c)) return freePop(s, c);
   if (reassign(s, c)) return carve(s, c);
   return 0;
 }
@@ -67,23 +75,13 @@ function carve(s: StoreState, c: number): number {
   return 0;
 }
 
-/** Frees one item of class `c`: a dead one near the tail, else the LRU tail. */
+/** Frees the policy's victim in class `c` (reclaimed if dead, else evicted). */
 function evictTail(s: StoreState, c: number): boolean {
   const now = s.clock.now();
-  let h = s.lruTail[c];
-  for (let tries = 0; h !== 0 && tries < 5; tries++) {
-    const u = u32Of(s, h);
-    const w = wordOf(s, h);
-    if (h !== s.pin && dead(s, u, w, now)) {
-      reclaim(s, h);
-      return true;
-    }
-    h = u[w + PREV];
-  }
-  h = s.lruTail[c];
-  while (h !== 0 && h === s.pin) h = u32Of(s, h)[wordOf(s, h) + PREV];
+  const h = policyVictim(s, c, now);
   if (h === 0) return false;
-  evictOne(s, h, c);
+  if (dead(s, u32Of(s, h), wordOf(s, h), now)) reclaim(s, h);
+  else evictOne(s, h, c);
   return true;
 }
 
@@ -97,10 +95,10 @@ function evictOne(s: StoreState, h: number, c: number): void {
   unlinkItem(s, h);
 }
 
-/** A page of class `c` that does not hold the pinned item (LRU tail's first); 0 if none. */
+/** A page of class `c` that does not hold the pinned item (the next victim's first); 0 if none. */
 function pickPage(s: StoreState, c: number): number {
   const pinPage = s.pin === 0 ? 0 : s.pin >>> s.cb;
-  const tail = s.lruTail[c];
+  const tail = policyOldest(s, c);
   if (tail !== 0 && tail >>> s.cb !== pinPage) return tail >>> s.cb;
   const cls = s.pool.cls;
   for (let p = 1; p < cls.length; p++) {
@@ -137,7 +135,7 @@ function drainPage(s: StoreState, p: number): void {
     }
   }
   // Every carved chunk is now on the free list; take them all off.
-  for (let i = 0; i < n; i++) freeRemove(s, (p << s.cb) | i, c);
+  freeDropPage(s, c, p);
   if (s.carvePage[c] === p) s.carvePage[c] = 0;
   s.pages[c]--;
 }
@@ -155,13 +153,29 @@ function reassign(s: StoreState, c: number): boolean {
 }
 
 /** Changes the memory limit, releasing pages (evicting their items) while over it. */
-export function setLimit(s: StoreState, limitBytes: number): void {
+export function setLimit(
+  s: StoreState,
+  limitBytes: number,
+  maxPages = Infinity,
+): boolean {
   s.limitBytes = limitBytes;
-  while (s.stats.totalMalloced > limitBytes && s.pool.count > 1) {
+  return shrink(s, maxPages);
+}
+
+/**
+ * Releases up to `maxPages` pages while over the limit (each one drained
+ * first); true if still over, so a caller can go on between other work.
+ */
+export function shrink(s: StoreState, maxPages: number): boolean {
+  for (let n = 0; n < maxPages; n++) {
+    if (s.stats.totalMalloced <= s.limitBytes || s.pool.count <= 1) {
+      return false;
+    }
     const p = victimPage(s, 0);
-    if (p === 0) break;
+    if (p === 0) return false;
     drainPage(s, p);
     s.pool.release(p);
     s.stats.totalMalloced -= s.pool.pageSize;
   }
+  return s.stats.totalMalloced > s.limitBytes && s.pool.count > 1;
 }

@@ -14,54 +14,13 @@
 import * as chunk from "./chunk.ts";
 import { indexFind } from "./hash_index.ts";
 import { unlinkItem } from "./items.ts";
+import { dead, deadReason } from "./liveness.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
+import { Miss } from "./types.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
-const { ATIME, CASHI, CASLO, EXP, FETCHED, LINKED, META, TWO32 } = chunk;
-
-/** Why an item is dead: not ({@link LIVE}), {@link FLUSHED} or {@link EXPIRED}. */
-export const LIVE = 0, EXPIRED = 1, FLUSHED = 2;
-
-/**
- * Whether the item at word `w` of page view `u` is flushed or expired at
- * `now` (checked in memcached's order: flushed first).
- */
-export function deadReason(
-  s: StoreState,
-  u: Uint32Array,
-  w: number,
-  now: number,
-): number {
-  const fa = s.flushAt;
-  if (fa !== 0 && now >= fa) {
-    const t = u[w + ATIME];
-    if (
-      t < fa ||
-      (t === fa && u[w + CASHI] * TWO32 + u[w + CASLO] <= s.flushCas)
-    ) return FLUSHED;
-  }
-  const pa = s.pastFlushAt;
-  if (pa !== 0) {
-    const t = u[w + ATIME];
-    if (
-      t < pa ||
-      (t === pa && u[w + CASHI] * TWO32 + u[w + CASLO] <= s.pastFlushCas)
-    ) return FLUSHED;
-  }
-  const exp = u[w + EXP];
-  return exp !== 0 && exp <= now ? EXPIRED : LIVE;
-}
-
-/** Whether the item at word `w` of page view `u` is expired or flushed at `now`. */
-export function dead(
-  s: StoreState,
-  u: Uint32Array,
-  w: number,
-  now: number,
-): boolean {
-  return deadReason(s, u, w, now) !== LIVE;
-}
+const { FETCHED, LINKED, META } = chunk;
 
 /** Unlinks a dead item, counting it as reclaimed. */
 export function reclaim(s: StoreState, h: number): void {
@@ -74,8 +33,8 @@ export function reclaim(s: StoreState, h: number): void {
 
 /**
  * The live item with this key (hash `hv`), reclaiming a dead one; 0 if none
- * (`s.lastMiss` then says whether a dead one was met). Changes nothing else
- * (no LRU bump, no access time).
+ * (`s.miss` then says whether a dead one was met). Changes nothing else (no
+ * policy access, no access time).
  */
 export function lookup(
   s: StoreState,
@@ -86,12 +45,12 @@ export function lookup(
   now: number,
 ): number {
   const h = indexFind(s, key, start, len, hv);
-  s.lastMiss = LIVE;
+  s.miss = Miss.None;
   if (h === 0) return 0;
   const p = h >>> s.cb;
   const why = deadReason(s, s.pool.u32[p], (h & s.cm) * s.pool.cw[p], now);
-  if (why !== LIVE) {
-    s.lastMiss = why;
+  if (why !== Miss.None) {
+    s.miss = why;
     reclaim(s, h);
     return 0;
   }

@@ -1,6 +1,6 @@
 /**
  * Linking and unlinking items: the one place where an item enters or leaves
- * the hash index, its class's LRU and the item counters together.
+ * the hash index, the eviction policy and the item counters together.
  *
  * A linked item has the LINKED bit in its META word; unlinking clears the
  * word and gives the chunk to its class's free list, so the handle must not
@@ -11,7 +11,8 @@
 import { itemBytes } from "./chunk.ts";
 import * as chunk from "./chunk.ts";
 import { growIndex, indexInsert, indexRemove } from "./hash_index.ts";
-import { freePush, lruLinkHead, lruUnlink } from "./lru.ts";
+import { freePush } from "./free_list.ts";
+import { policyLink, policyUnlink } from "./policy.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
@@ -20,7 +21,7 @@ const { LINKED, META } = chunk;
 
 /**
  * Links the filled-in item `h` of class `c` (key hash `hv`) into the index
- * and at the head of its LRU, and counts it; may grow the index.
+ * and the eviction policy, and counts it; may grow the index.
  */
 export function linkItem(
   s: StoreState,
@@ -31,7 +32,7 @@ export function linkItem(
   const u = u32Of(s, h);
   const w = wordOf(s, h);
   indexInsert(s, h, hv);
-  lruLinkHead(s, h, c);
+  policyLink(s, h, c);
   s.items[c]++;
   const st = s.stats;
   st.currItems++;
@@ -40,11 +41,11 @@ export function linkItem(
   if (st.currItems > s.growAt) growIndex(s);
 }
 
-/** Removes an item from the index and its LRU and frees its chunk. */
+/** Removes an item from the index and the policy and frees its chunk. */
 export function unlinkItem(s: StoreState, h: number): void {
   const c = s.pool.cls[h >>> s.cb];
   indexRemove(s, h);
-  lruUnlink(s, h, c);
+  policyUnlink(s, h, c);
   const u = u32Of(s, h);
   const w = wordOf(s, h);
   s.items[c]--;

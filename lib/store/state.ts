@@ -1,8 +1,9 @@
 /**
  * The slab store's state as one plain record, shared by the store's modules.
  *
- * Every helper of the store (`hash_index.ts`, `lru.ts`, `items.ts`,
- * `expiry.ts`, `evict.ts`, `write.ts`) is a function taking this record
+ * Every helper of the store (`hash_index.ts`, `policy.ts`, `free_list.ts`,
+ * `items.ts`, `liveness.ts`, `expiry.ts`, `evict.ts`, `write.ts`, `scan.ts`)
+ * is a function taking this record
  * first. It is built by {@link createState} alone, with every field set up
  * front, so V8 sees one object shape and field access stays monomorphic.
  *
@@ -15,7 +16,7 @@
 
 import type { Clock } from "../clock.ts";
 import { PagePool, SizeClasses } from "./slabs.ts";
-import type { StoreOptions, StoreStats } from "./types.ts";
+import { Miss, type StoreOptions, type StoreStats } from "./types.ts";
 
 /** Bucket count of a new hash index (a power of two). */
 export const INITIAL_BUCKETS = 1 << 16;
@@ -27,12 +28,11 @@ export interface StoreState {
   /** Page memory limit in bytes. */
   limitBytes: number;
   readonly maxItemSize: number;
-  /** Results of the last store/incrDecr call (see the Store interface). */
-  lastCas: number;
-  lastHandle: number;
-  lastNumber: bigint;
-  /** Why the last lookup missed: 0 absent, 1 expired, 2 flushed. */
-  lastMiss: number;
+  /**
+   * Why the last internal `lookup` returned 0 (copied into the caller's
+   * StoreResult by the Store methods; never read across calls).
+   */
+  miss: Miss;
   /** Last cas unique handed out. */
   casCounter: number;
   readonly sc: SizeClasses;
@@ -42,11 +42,11 @@ export interface StoreState {
   /** Mask of the chunk index in a handle. */
   readonly cm: number;
   // Per class state, indexed by class id.
-  /** Most recently used item of each class; 0 = empty list. */
+  /** Eviction policy state (`policy.ts` only): most recent item of each class; 0 = empty. */
   readonly lruHead: Uint32Array;
-  /** Least recently used item of each class. */
+  /** Eviction policy state (`policy.ts` only): next victim of each class. */
   readonly lruTail: Uint32Array;
-  /** First free (unlinked, carved) chunk of each class. */
+  /** First free (unlinked, carved) chunk of each class (`free_list.ts`). */
   readonly freeHead: Uint32Array;
   readonly freeCount: Int32Array;
   /** Linked items of each class. */
@@ -97,10 +97,7 @@ export function createState(opts: StoreOptions): StoreState {
     },
     limitBytes: opts.limitBytes,
     maxItemSize: opts.maxItemSize,
-    lastCas: 0,
-    lastHandle: -1,
-    lastMiss: 0,
-    lastNumber: 0n,
+    miss: Miss.None,
     casCounter: 0,
     sc,
     pool,

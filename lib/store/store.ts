@@ -7,11 +7,15 @@
  * (`state.ts`):
  *
  * - `hash_index.ts`: the key index (bucket heads, chains, rehash);
- * - `lru.ts`: per class LRU and free lists through the chunk headers;
- * - `items.ts`: linking items into / out of index, LRU and counters;
- * - `expiry.ts`: dead (expired / flushed) items, flush watermarks, sweep;
+ * - `policy.ts`: the eviction policy (per class LRU), the only module that
+ *   knows it;
+ * - `free_list.ts`: per class lists of empty chunks;
+ * - `items.ts`: linking items into / out of index, policy and counters;
+ * - `liveness.ts`, `expiry.ts`: dead (expired / flushed) items, flush
+ *   watermarks, sweep;
  * - `evict.ts`: chunk allocation, eviction, page reassignment, limits;
- * - `write.ts`: store, restore and incr/decr.
+ * - `write.ts`: store, restore and incr/decr;
+ * - `scan.ts`: the resumable walk over live items.
  *
  * This file assembles them into the {@link Store} interface; {@link
  * createStore} is the one public entry point.
@@ -21,19 +25,24 @@
 import type { Clock } from "../clock.ts";
 import { clampExp, itemBytes, readCas, writeCas } from "./chunk.ts";
 import * as chunk from "./chunk.ts";
-import { setLimit } from "./evict.ts";
-import { dead, flushAll, lookup, sweep } from "./expiry.ts";
+import { setLimit, shrink } from "./evict.ts";
+import { flushAll, lookup, sweep } from "./expiry.ts";
 import { hashBytes } from "./hash.ts";
 import { isLinked, unlinkItem } from "./items.ts";
-import { lruBump } from "./lru.ts";
+import { policyHit, policyOldest, policyWalk } from "./policy.ts";
+import { scan } from "./scan.ts";
 import type { PagePool } from "./slabs.ts";
 import { createState, type StoreState } from "./state.ts";
 import {
   type ClassInfo,
+  type Handle,
   type Mode,
+  newResult,
+  type ScanVisitor,
   Status,
   type Store,
   type StoreOptions,
+  type StoreResult,
   type StoreStats,
 } from "./types.ts";
 import { fits, incrDecr, restoreItem, storeItem } from "./write.ts";
@@ -49,7 +58,6 @@ const {
   FLAGS,
   HDR,
   KLEN_MASK,
-  LINKED,
   META,
   VLEN,
 } = chunk;
@@ -64,6 +72,8 @@ class SlabStore implements Store {
   private readonly pool: PagePool;
   private readonly cb: number;
   private readonly cm: number;
+  /** Result record for restore calls that pass none (restore needs the handle). */
+  private readonly scratch: StoreResult = newResult();
 
   constructor(opts: StoreOptions) {
     const s = createState(opts);
@@ -78,18 +88,6 @@ class SlabStore implements Store {
 
   get limitBytes(): number {
     return this.s.limitBytes;
-  }
-  get lastCas(): number {
-    return this.s.lastCas;
-  }
-  get lastHandle(): number {
-    return this.s.lastHandle;
-  }
-  get lastNumber(): bigint {
-    return this.s.lastNumber;
-  }
-  get lastMiss(): number {
-    return this.s.lastMiss;
   }
 
   // ---- handle accessors ----
@@ -162,10 +160,16 @@ class SlabStore implements Store {
 
   // ---- reads ----
 
-  find(key: Uint8Array, start: number, len: number): number {
+  find(
+    key: Uint8Array,
+    start: number,
+    len: number,
+    r?: StoreResult,
+  ): Handle {
     const s = this.s;
     const now = s.clock.now();
     const h = lookup(s, key, start, len, hashBytes(key, start, len), now);
+    if (r !== undefined) r.miss = s.miss;
     if (h === 0) return -1;
     const pool = this.pool;
     const p = h >>> this.cb;
@@ -173,11 +177,16 @@ class SlabStore implements Store {
     const w = (h & this.cm) * pool.cw[p];
     u[w + ATIME] = now;
     u[w + META] |= FETCHED;
-    lruBump(s, h, pool.cls[p]);
+    policyHit(s, h, pool.cls[p]);
     return h;
   }
 
-  peek(key: Uint8Array, start: number, len: number): number {
+  peek(
+    key: Uint8Array,
+    start: number,
+    len: number,
+    r?: StoreResult,
+  ): Handle {
     const s = this.s;
     const h = lookup(
       s,
@@ -187,6 +196,7 @@ class SlabStore implements Store {
       hashBytes(key, start, len),
       s.clock.now(),
     );
+    if (r !== undefined) r.miss = s.miss;
     return h === 0 ? -1 : h;
   }
 
@@ -203,6 +213,7 @@ class SlabStore implements Store {
     vStart: number,
     vLen: number,
     cas: number,
+    r?: StoreResult,
   ): Status {
     return storeItem(
       this.s,
@@ -216,6 +227,7 @@ class SlabStore implements Store {
       vStart,
       vLen,
       cas,
+      r,
     );
   }
 
@@ -229,6 +241,7 @@ class SlabStore implements Store {
     vStart: number,
     vLen: number,
     cas: number,
+    r?: StoreResult,
   ): Status {
     return restoreItem(
       this.s,
@@ -241,6 +254,7 @@ class SlabStore implements Store {
       vStart,
       vLen,
       cas,
+      r ?? this.scratch,
     );
   }
 
@@ -259,7 +273,7 @@ class SlabStore implements Store {
     return Status.Deleted;
   }
 
-  removeHandle(h: number): void {
+  removeHandle(h: Handle): void {
     if (isLinked(this.s, h)) unlinkItem(this.s, h);
   }
 
@@ -269,8 +283,9 @@ class SlabStore implements Store {
     len: number,
     incr: boolean,
     delta: bigint,
+    r?: StoreResult,
   ): Status {
-    return incrDecr(this.s, key, start, len, incr, delta);
+    return incrDecr(this.s, key, start, len, incr, delta, r);
   }
 
   // ---- maintenance and stats ----
@@ -283,25 +298,21 @@ class SlabStore implements Store {
     return sweep(this.s, budget);
   }
 
-  setLimit(limitBytes: number): void {
-    setLimit(this.s, limitBytes);
+  setLimit(limitBytes: number, maxPages?: number): boolean {
+    return setLimit(this.s, limitBytes, maxPages);
   }
 
-  forEach(fn: (h: number) => void): void {
-    const s = this.s;
-    const pool = this.pool;
-    const now = s.clock.now();
-    for (let p = 1; p < pool.u32.length; p++) {
-      const u = pool.u32[p];
-      const cw = pool.cw[p];
-      const n = pool.carved[p];
-      for (let i = 0; i < n; i++) {
-        const w = i * cw;
-        if ((u[w + META] & LINKED) !== 0 && !dead(s, u, w, now)) {
-          fn((p << this.cb) | i);
-        }
-      }
-    }
+  shrink(maxPages: number): boolean {
+    return shrink(this.s, maxPages);
+  }
+
+  lruWalk(cls: number, fn: (h: Handle) => boolean): void {
+    if (cls < 1 || cls > this.s.sc.count) return;
+    policyWalk(this.s, cls, fn);
+  }
+
+  scan(cursor: number, budget: number, visit: ScanVisitor): number {
+    return scan(this.s, cursor, budget, visit);
   }
 
   classes(): ClassInfo[] {
@@ -313,7 +324,7 @@ class SlabStore implements Store {
       const perPage = s.sc.perPage[c];
       const cp = s.carvePage[c];
       const uncarved = cp === 0 ? 0 : perPage - this.pool.carved[cp];
-      const tail = s.lruTail[c];
+      const tail = policyOldest(s, c);
       out.push({
         id: c,
         chunkSize: s.sc.size[c],

@@ -3,13 +3,32 @@
  *
  * The store knows nothing of protocol text: keys and values are byte ranges,
  * results are {@link Status} codes, and items are addressed by short-lived
- * numeric handles. A handle is valid only until the next mutating call on the
- * store (a later store may evict and reuse its memory), so callers copy what
- * they need out at once.
+ * numeric {@link Handle}s.
+ *
+ * Calls return what they did, without side fields: a lookup returns the
+ * item's handle (or -1) and a write returns a {@link Status}. What else a
+ * caller may need — the written item's handle and cas, an incr/decr result,
+ * why a lookup missed — goes into a {@link StoreResult} the caller passes in.
+ * A protocol session makes one with {@link newResult} and reuses it for every
+ * request, so the hot path allocates nothing:
+ *
+ * ```ts
+ * const r = newResult(); // once per session
+ * if (store.store(Mode.Set, k, 0, k.length, 0, 0, v, 0, v.length, 0, r) === Status.Stored) {
+ *   reply(r.cas, store.classOf(r.handle));
+ * }
+ * if (store.find(k, 0, k.length, r) < 0 && r.miss === Miss.Expired) countExpired();
+ * ```
+ *
+ * Iteration is by resumable cursor ({@link Store.scan}), so a long walk
+ * (snapshot, cachedump, crawler) can be sliced across event-loop turns.
  * @module
  */
 
 import type { Clock } from "../clock.ts";
+
+/** Largest size class id the store makes (ids 1..MAX_CLASSES). */
+export { MAX_CLASSES } from "./slabs.ts";
 
 /** Result codes of store operations. */
 export const Status = {
@@ -28,6 +47,19 @@ export const Status = {
 /** One of the {@link Status} codes. */
 export type Status = typeof Status[keyof typeof Status];
 
+/**
+ * Largest cas unique a store ever holds or hands out: cas values are JS
+ * numbers, exact (and printed exactly) only up to 2^53 - 1. The counter
+ * starts at 0 and grows by one per write, so it cannot get there by use.
+ */
+export const MAX_CAS = Number.MAX_SAFE_INTEGER;
+/**
+ * Largest cas a snapshot may restore as is (2^52): a larger one is
+ * renumbered, which leaves the counter 2^52 writes of room (over 14 years at
+ * ten million writes a second) below {@link MAX_CAS}.
+ */
+export const RESTORE_CAS_MAX = 2 ** 52;
+
 /** How a store call treats an existing item (memcached's storage commands). */
 export const Mode = {
   Set: 0,
@@ -40,6 +72,68 @@ export const Mode = {
 } as const;
 /** One of the {@link Mode} values. */
 export type Mode = typeof Mode[keyof typeof Mode];
+
+/**
+ * A short-lived reference to a stored item: a number, -1 for "none".
+ *
+ * Lifetime: a handle stays valid until the next call that may unlink or move
+ * items — {@link Store.store}, {@link Store.restore}, {@link Store.incrDecr},
+ * {@link Store.remove}, {@link Store.removeHandle}, {@link Store.sweep},
+ * {@link Store.setLimit} — since any write may evict any item and reuse its
+ * chunk. Reads ({@link Store.find}, {@link Store.peek}, the accessors) and
+ * in-place updates ({@link Store.setExp}, {@link Store.setBits},
+ * {@link Store.bumpCas}, {@link Store.flushAll}) keep other handles valid: a
+ * lookup reclaims only the dead item under its own key. Callers copy what
+ * they need out before the next write.
+ */
+export type Handle = number;
+
+/** Why a lookup found no live item ({@link StoreResult.miss}). */
+export const Miss = {
+  /** A live item was found, or none was ever there. */
+  None: 0,
+  /** The item had expired (counted as memcached's `get_expired`). */
+  Expired: 1,
+  /** The item was invalidated by flush_all (`get_flushed`). */
+  Flushed: 2,
+} as const;
+/** One of the {@link Miss} reasons. */
+export type Miss = typeof Miss[keyof typeof Miss];
+
+/**
+ * What a store call did beyond its return value, written into a record the
+ * caller owns and reuses (see the module doc). Fields a call does not
+ * document are left as they were.
+ */
+export interface StoreResult {
+  /** The item written by a successful store/restore/incrDecr. */
+  handle: Handle;
+  /** The cas unique of that item. */
+  cas: number;
+  /** The new value of a successful incrDecr. */
+  number: bigint;
+  /** Why the last find/peek given this record returned -1. */
+  miss: Miss;
+}
+
+/** A fresh {@link StoreResult}, to be reused across calls. */
+export function newResult(): StoreResult {
+  return { handle: -1, cas: 0, number: 0n, miss: Miss.None };
+}
+
+/** Where a {@link Store.scan} starts, and what it returns once done. */
+export const Cursor = {
+  /** Pass this to start a walk. */
+  Start: 0,
+  /** Returned when the walk has looked at every chunk. */
+  Done: -1,
+} as const;
+
+/**
+ * Called by {@link Store.scan} with each live item; return false to stop
+ * before consuming it (the returned cursor then offers it again).
+ */
+export type ScanVisitor = (h: Handle) => boolean | void;
 
 /** Per-item flag bits kept for the meta protocol (see {@link Store.bitsOf}). */
 export const Bits = {
@@ -82,7 +176,7 @@ export interface ClassInfo {
   usedChunks: number;
   freeChunks: number;
   items: number;
-  /** Seconds since the LRU tail item was last accessed. */
+  /** Seconds since the eviction policy's next victim was last accessed. */
   oldestAge: number;
   evictions: number;
 }
@@ -109,46 +203,48 @@ export interface Store {
   readonly limitBytes: number;
   readonly maxItemSize: number;
 
-  /** Returns a live item's handle, or -1. Bumps its LRU position and marks it fetched. */
-  find(key: Uint8Array, start: number, len: number): number;
   /**
-   * Why the last {@link find} or {@link peek} returned -1: 0 no such key,
-   * 1 it had expired, 2 it had been flushed (for `get_expired`/`get_flushed`).
+   * Returns a live item's handle, or -1. Counts as an access for the
+   * eviction policy and marks the item fetched. On -1, `r.miss` (if `r` is
+   * given) says whether a dead item was met; on a hit it is {@link Miss.None}.
    */
-  readonly lastMiss: number;
-  /** Like {@link find} but changes nothing (no LRU bump, no fetched mark). */
-  peek(key: Uint8Array, start: number, len: number): number;
+  find(key: Uint8Array, start: number, len: number, r?: StoreResult): Handle;
+  /**
+   * Like {@link find} but no access (policy, fetched mark and access time
+   * untouched). A dead item met is still reclaimed.
+   */
+  peek(key: Uint8Array, start: number, len: number, r?: StoreResult): Handle;
 
-  flagsOf(h: number): number;
-  casOf(h: number): number;
+  flagsOf(h: Handle): number;
+  casOf(h: Handle): number;
   /** Absolute expiry (unix seconds), 0 = never. */
-  expOf(h: number): number;
+  expOf(h: Handle): number;
   /** Unix seconds of the last access. */
-  lastAccessOf(h: number): number;
+  lastAccessOf(h: Handle): number;
   /** {@link Bits} of the item. */
-  bitsOf(h: number): number;
-  setBits(h: number, bits: number): void;
+  bitsOf(h: Handle): number;
+  setBits(h: Handle, bits: number): void;
   /** Size class id of the item. */
-  classOf(h: number): number;
+  classOf(h: Handle): number;
   /** Item size as memcached counts it (header + key + value). */
-  sizeOf(h: number): number;
-  valueLen(h: number): number;
+  sizeOf(h: Handle): number;
+  valueLen(h: Handle): number;
   /** The backing bytes that hold the value at [valueStart, valueStart+valueLen). */
-  valueBytes(h: number): Uint8Array;
-  valueStart(h: number): number;
-  keyLen(h: number): number;
-  keyBytes(h: number): Uint8Array;
-  keyStart(h: number): number;
+  valueBytes(h: Handle): Uint8Array;
+  valueStart(h: Handle): number;
+  keyLen(h: Handle): number;
+  keyBytes(h: Handle): Uint8Array;
+  keyStart(h: Handle): number;
 
   /** Sets a new expiry (touch/gat). */
-  setExp(h: number, exp: number): void;
+  setExp(h: Handle, exp: number): void;
   /** Gives the item a fresh cas unique and returns it. */
-  bumpCas(h: number): number;
+  bumpCas(h: Handle): number;
 
   /**
    * Stores a value. `cas` is only read in {@link Mode.Cas}. On
-   * {@link Status.Stored} the new item's cas is in {@link lastCas} and its
-   * handle in {@link lastHandle}. {@link Status.TooLarge} in Set mode also
+   * {@link Status.Stored} the new item's handle and cas are put in `r.handle`
+   * and `r.cas` (if `r` is given). {@link Status.TooLarge} in Set mode also
    * removes the old item (as memcached does).
    */
   store(
@@ -162,15 +258,15 @@ export interface Store {
     vStart: number,
     vLen: number,
     cas: number,
+    r?: StoreResult,
   ): Status;
-  /** cas unique of the item written by the last successful {@link store}. */
-  readonly lastCas: number;
-  /** Handle of the item written by the last successful {@link store} or {@link incrDecr}. */
-  readonly lastHandle: number;
   /**
    * Stores an item with a given cas unique (warm restart from a snapshot):
    * Set semantics, then the item's cas is `cas` and the global cas counter
-   * is raised to at least `cas`, so later stores get larger values.
+   * is raised to at least `cas`, so later stores get larger values. A `cas`
+   * of 0 or above {@link RESTORE_CAS_MAX} is renumbered (the item gets the
+   * next cas of the counter, in `r.cas`) so the counter never nears
+   * {@link MAX_CAS}. Fills `r` as {@link store} does.
    */
   restore?(
     key: Uint8Array,
@@ -182,17 +278,19 @@ export interface Store {
     vStart: number,
     vLen: number,
     cas: number,
+    r?: StoreResult,
   ): Status;
 
   /** Removes a live item: Deleted or NotFound. */
   remove(key: Uint8Array, start: number, len: number): Status;
-  /** Removes the item behind a handle. */
-  removeHandle(h: number): void;
+  /** Removes the item behind a handle (nothing happens if it is gone). */
+  removeHandle(h: Handle): void;
 
   /**
    * incr (`incr` true) or decr by `delta` (0 ≤ delta < 2^64). incr wraps at
-   * 2^64, decr floors at 0. Result in {@link lastNumber}. Returns Stored,
-   * NotFound, NonNumeric or NoMemory.
+   * 2^64, decr floors at 0. Returns Stored, NotFound, NonNumeric or
+   * NoMemory; on Stored the new value, the item's handle and its cas go to
+   * `r.number`, `r.handle` and `r.cas`.
    */
   incrDecr(
     key: Uint8Array,
@@ -200,9 +298,8 @@ export interface Store {
     len: number,
     incr: boolean,
     delta: bigint,
+    r?: StoreResult,
   ): Status;
-  /** Result of the last successful {@link incrDecr}. */
-  readonly lastNumber: bigint;
 
   /** Invalidates every item stored at or before unix time `at` once `at` has come. */
   flushAll(at: number): void;
@@ -213,12 +310,39 @@ export interface Store {
   fits(keyLen: number, valueLen: number, flags?: number): boolean;
   /** Reclaims up to `budget` expired items; returns how many were looked at. */
   sweep(budget: number): number;
-  /** Calls `fn` with the handle of every live item (for snapshots, cachedump). */
-  forEach(fn: (h: number) => void): void;
+  /**
+   * A resumable walk over the live items, for snapshots, cachedump and
+   * crawlers that must not hold the event loop. Looks at up to `budget`
+   * chunks from `cursor` (start with {@link Cursor.Start}), calling `visit`
+   * with each live item's handle, and returns the cursor to pass next time,
+   * or {@link Cursor.Done} once every chunk has been looked at. If `visit`
+   * returns false the walk stops there and the returned cursor offers that
+   * item again. The cursor is a plain number: keep it across awaits, writes
+   * included. Handles are visited in increasing order.
+   *
+   * Consistency across slices (like Redis SCAN): an item live for the whole
+   * walk and not rewritten into another chunk is visited exactly once; an
+   * item stored, rewritten or moved meanwhile may be missed or visited
+   * twice, and one removed is not visited after its removal. Within one
+   * call `visit` must not write to the store.
+   */
+  scan(cursor: number, budget: number, visit: ScanVisitor): number;
+  /**
+   * Calls `fn` with the live items of size class `cls` in the eviction
+   * policy's order, the last to be evicted first (most recently used first
+   * under LRU), until it returns false (`stats cachedump`).
+   */
+  lruWalk(cls: number, fn: (h: Handle) => boolean): void;
   /** Per size class figures, for classes that hold pages. */
   classes(): ClassInfo[];
   /** Resets resettable counters (stats reset): evictions, reclaimed, totalItems, ... */
   resetStats(): void;
-  /** Changes the memory limit (cache_memlimit); evicts if now over. */
-  setLimit(limitBytes: number): void;
+  /**
+   * Changes the memory limit (cache_memlimit); evicts if now over, releasing
+   * at most `maxPages` pages (default: all needed). Returns true while the
+   * store still holds more than the limit (call {@link shrink} to go on).
+   */
+  setLimit(limitBytes: number, maxPages?: number): boolean;
+  /** Releases up to `maxPages` more pages while over the limit; as {@link setLimit}. */
+  shrink(maxPages: number): boolean;
 }

@@ -21,10 +21,10 @@ import { alloc } from "./evict.ts";
 import { lookup } from "./expiry.ts";
 import { hashBytes } from "./hash.ts";
 import { linkItem, unlinkItem } from "./items.ts";
-import { lruBump } from "./lru.ts";
 import { applyDelta, parseU64 } from "./numeric.ts";
+import { policyHit } from "./policy.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
-import { Mode, Status } from "./types.ts";
+import { Mode, RESTORE_CAS_MAX, Status, type StoreResult } from "./types.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
@@ -50,7 +50,7 @@ function valueOffset(s: StoreState, h: number): number {
   return (w << 2) + HDR + (u32Of(s, h)[w + META] & KLEN_MASK);
 }
 
-/** The Store interface's `store`; results go to `s.lastCas`/`s.lastHandle`. */
+/** The Store interface's `store`; fills `r` (if given) on Stored. */
 export function storeItem(
   s: StoreState,
   mode: Mode,
@@ -63,6 +63,7 @@ export function storeItem(
   vStart: number,
   vLen: number,
   cas: number,
+  r: StoreResult | undefined,
 ): Status {
   const now = s.clock.now();
   const hv = hashBytes(key, kStart, kLen);
@@ -120,9 +121,11 @@ export function storeItem(
     st.totalItems++;
     writeHeader(u, w, kLen, newLen, flags, exp, now, casv);
     st.bytes += itemBytes(u, w);
-    lruBump(s, h, c);
-    s.lastCas = casv;
-    s.lastHandle = h;
+    policyHit(s, h, c);
+    if (r !== undefined) {
+      r.cas = casv;
+      r.handle = h;
+    }
     return Status.Stored;
   }
   if (h !== 0 && mode === Mode.Set) {
@@ -157,8 +160,10 @@ export function storeItem(
   }
   if (h !== 0) unlinkItem(s, h);
   linkItem(s, nh, c, hv);
-  s.lastCas = casv;
-  s.lastHandle = nh;
+  if (r !== undefined) {
+    r.cas = casv;
+    r.handle = nh;
+  }
   return Status.Stored;
 }
 
@@ -174,6 +179,7 @@ export function restoreItem(
   vStart: number,
   vLen: number,
   cas: number,
+  r: StoreResult,
 ): Status {
   const st = storeItem(
     s,
@@ -187,16 +193,21 @@ export function restoreItem(
     vStart,
     vLen,
     0,
+    r,
   );
   if (st !== Status.Stored) return st;
-  const h = s.lastHandle;
+  // Out of range (a foreign or crafted file): keep the fresh cas the Set
+  // gave it, so the counter never jumps to where it could wrap or lose
+  // precision.
+  if (cas === 0 || !(cas <= RESTORE_CAS_MAX)) return st;
+  const h = r.handle;
   writeCas(u32Of(s, h), wordOf(s, h), cas);
-  s.lastCas = cas;
+  r.cas = cas;
   if (cas > s.casCounter) s.casCounter = cas;
   return st;
 }
 
-/** The Store interface's `incrDecr`; the result goes to `s.lastNumber`. */
+/** The Store interface's `incrDecr`; fills `r` (if given) on Stored. */
 export function incrDecr(
   s: StoreState,
   key: Uint8Array,
@@ -204,6 +215,7 @@ export function incrDecr(
   len: number,
   incr: boolean,
   delta: bigint,
+  r: StoreResult | undefined,
 ): Status {
   const now = s.clock.now();
   const hv = hashBytes(key, start, len);
@@ -213,8 +225,8 @@ export function incrDecr(
   const oldLen = u32Of(s, h)[wordOf(s, h) + VLEN];
   const v = parseU64(pool.u8[h >>> s.cb], valueOffset(s, h), oldLen);
   if (v < 0n) return Status.NonNumeric;
-  const r = applyDelta(v, incr, delta);
-  const text = r.toString();
+  const n = applyDelta(v, incr, delta);
+  const text = n.toString();
   const rl = text.length;
   let target = h;
   if (rl > oldLen && HDR + len + rl > s.sc.size[pool.cls[h >>> s.cb]]) {
@@ -249,8 +261,10 @@ export function incrDecr(
   const vl = u32Of(s, target)[wordOf(s, target) + VLEN];
   for (let i = 0; i < rl; i++) u8[vo + i] = text.charCodeAt(i);
   for (let i = rl; i < vl; i++) u8[vo + i] = 32;
-  s.lastNumber = r;
-  s.lastHandle = target;
-  s.lastCas = readCas(u32Of(s, target), wordOf(s, target));
+  if (r !== undefined) {
+    r.number = n;
+    r.handle = target;
+    r.cas = readCas(u32Of(s, target), wordOf(s, target));
+  }
   return Status.Stored;
 }

@@ -33,6 +33,8 @@ export const C = {
   EPOLLHUP: 0x10,
   MSG_NOSIGNAL: 0x4000,
   EINTR: 4,
+  EPROTO: 71,
+  ECONNABORTED: 103,
   EAGAIN: 11,
   ENFILE: 23,
   EMFILE: 24,

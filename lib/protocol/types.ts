@@ -1,0 +1,82 @@
+/**
+ * The protocol layer's shared types and limits, in one home: every command
+ * module imports from here (never from `session.ts`, which imports them), so
+ * the protocol folder has no import cycle.
+ * @module
+ */
+
+import type { StoreResult } from "../store/types.ts";
+import type { Context } from "./context.ts";
+import type { OutBuf } from "./outbuf.ts";
+import type { Tokens } from "./tokens.ts";
+
+/** Longest key memcached accepts (KEY_MAX_LENGTH), in every protocol. */
+export const KEY_MAX = 250;
+/** Longest command line memcached buffers without a newline. */
+export const MAX_LINE = 2048;
+/** Longest get/gets line we buffer (memcached lets multigets grow unbounded). */
+export const MAX_GET_LINE = 1024 * 1024;
+/** Returned by handlers when the command's data block is incomplete. */
+export const NEED_MORE = -1;
+/**
+ * Returned by a handler that answered part of its line and stopped because
+ * the output passed `maxOutputBytes`; `feed` consumes up to `resumeAt`.
+ */
+export const PAUSE = -2;
+/**
+ * memcached's MAX_NUMBER_OF_SLAB_CLASSES: class ids a client may name
+ * (`stats cachedump`). The store may make more classes than this; counters
+ * are sized by the store's own limit.
+ */
+export const MAX_WIRE_CLASS = 64;
+
+/** Which protocol a connection speaks (memcached's `-B`). */
+export const Proto = {
+  /** Not decided yet: the first byte decides (0x80 binary, else text). */
+  Negotiating: 0,
+  /** Text and meta commands. */
+  Text: 1,
+  /** The binary protocol. */
+  Binary: 2,
+} as const;
+/** One of the {@link Proto} values. */
+export type Proto = typeof Proto[keyof typeof Proto];
+
+/** State of one connection's protocol. */
+export interface Session {
+  ctx: Context;
+  out: OutBuf;
+  t: Tokens;
+  /** The protocol the connection speaks, decided by its first byte. */
+  proto: Proto;
+  /** The current command asked for no reply. */
+  noreply: boolean;
+  /** Bytes of a rejected data block still to discard. */
+  swallow: number;
+  /** Close after sending what is in `out`. */
+  close: boolean;
+  /** Connection id, for logs and `stats conns`. */
+  id: number;
+  /** False until ASCII auth (`-Y`) or SASL (`-S`) succeeds. */
+  authed: boolean;
+  /**
+   * A multiget paused after its replies passed the output bound (so one line
+   * naming a big value thousands of times is never buffered whole): 0 when
+   * none, else 1 | 2 (gets) | 4 (gat/gats). The rest of its line holds the
+   * remaining keys and is fed to `getMore`.
+   */
+  getMore: number;
+  /** Expiry of the paused gat/gats. */
+  getExp: number;
+  /** Buffer offset up to which a PAUSE consumed the line. */
+  resumeAt: number;
+  /** A SASL PLAIN exchange was started (for SASL Step). */
+  saslStarted: boolean;
+  /**
+   * A SASL exchange succeeded on this connection: as with Cyrus SASL, a
+   * further Auth or Step on it fails.
+   */
+  saslDone: boolean;
+  /** What the last store call did (reused, so requests allocate nothing). */
+  res: StoreResult;
+}

@@ -1,0 +1,267 @@
+/**
+ * The connection core, shared by every transport: it owns each
+ * connection's input buffer, the feed/flush loop, backpressure, the
+ * registry and its counters, the connection limit, `--single`, idle kicks
+ * and graceful stop. Transports (`portable.ts` over `Deno.Conn`/`TlsConn`,
+ * `ffi/epoll.ts` over raw fds) only move bytes:
+ *
+ * - on accept they call {@link Core.admit}, then {@link Core.open};
+ * - to read they ask {@link Core.room} for a buffer, read into it and
+ *   report the count with {@link Core.received} (or {@link Core.gone});
+ * - the core hands replies to {@link Transport.send}; a transport that
+ *   cannot take them all at once returns false, stops reading that
+ *   connection, and calls {@link Core.flushed} once they are out;
+ * - the core ends a connection with {@link Transport.close}.
+ *
+ * Processing is synchronous between these calls, so between calls a
+ * connection is either idle (nothing pending: safe to close) or blocked
+ * on a send.
+ * @module
+ */
+
+import type { ConnInfo, Context } from "../protocol/context.ts";
+import { shrink } from "../protocol/outbuf.ts";
+import { createSession, feed, type Session } from "../protocol/session.ts";
+
+const INITIAL = 16 * 1024;
+/** Input buffers larger than this are released when they empty. */
+const KEEP = 256 * 1024;
+
+/** memcached's reply to a connection past `-c`. */
+export const TOO_MANY: Uint8Array = new TextEncoder().encode(
+  "ERROR Too many open connections\r\n",
+);
+
+/** What the core needs from one accepted socket. */
+export interface Transport {
+  /**
+   * Sends `buf[0, len)`. Returns true when all of it was handed to the
+   * kernel now; false when the rest goes later: the transport then stops
+   * reading this connection, must not let `buf` be reused meanwhile (the
+   * core does not touch it), and calls {@link Core.flushed} when done. On
+   * a dead peer it calls {@link Core.gone} (and may return either).
+   */
+  send(buf: Uint8Array, len: number): boolean;
+  /** Closes the socket; later reads fail and no callback follows. */
+  close(): void;
+}
+
+/** One connection as the core tracks it. */
+export interface Conn {
+  readonly info: ConnInfo;
+  readonly session: Session;
+  readonly transport: Transport;
+  /** Input buffer; unread bytes are `inBuf[start, end)`. */
+  inBuf: Uint8Array;
+  start: number;
+  end: number;
+  /** A send is pending: do not read; the core resumes on `flushed`. */
+  blocked: boolean;
+  /** The server is stopping: close once the pending replies are out. */
+  closing: boolean;
+  /** Closed; every later call about it is ignored. */
+  dead: boolean;
+  /** Unix seconds (server clock) of the last bytes received. */
+  lastActive: number;
+}
+
+/** Server-level reactions to connection events. */
+export interface CoreEvents {
+  /** `--single`: the first connection was opened; stop accepting. */
+  stopAccepting(): void;
+  /** `--single`: that connection closed; stop the server. */
+  requestStop(): void;
+}
+
+/** The connection core; one per server, shared by all its transports. */
+export interface Core {
+  readonly ctx: Context;
+  /** Open connections. */
+  readonly conns: ReadonlySet<Conn>;
+  /**
+   * May one more connection be served? False (and `rejected_connections`
+   * counted) past `-c` or while stopping: the transport then writes
+   * {@link TOO_MANY} (unless stopping) and closes the socket.
+   */
+  admit(): boolean;
+  /** Registers an accepted socket; `addr` as `stats conns` shows it. */
+  open(transport: Transport, addr: string): Conn;
+  /** The buffer region a transport should read into next. */
+  room(c: Conn): Uint8Array;
+  /** `n` bytes were read into {@link room}: parse and reply. */
+  received(c: Conn, n: number): void;
+  /** A send that returned false has completed: continue. */
+  flushed(c: Conn): void;
+  /** EOF, reset or write error: forget the connection. */
+  gone(c: Conn): void;
+  /** Once a second: idle kicks (`-o idle_timeout`). */
+  everySecond(): void;
+  /** Starts a graceful stop: idle connections close now, busy ones after their replies. */
+  beginStop(): void;
+  /** Closes every connection still open (end of the stop grace period). */
+  closeAll(): void;
+  /** Resolves when no connection is open. */
+  idle(): Promise<void>;
+}
+
+/** Creates the connection core for `ctx`. */
+export function createCore(ctx: Context, events: CoreEvents): Core {
+  const { config, counters, clock } = ctx;
+  const conns = new Set<Conn>();
+  let nextId = 1;
+  let served = 0;
+  let stopping = false;
+  let waiters: (() => void)[] = [];
+
+  function close(c: Conn): void {
+    if (c.dead) return;
+    c.dead = true;
+    try {
+      c.transport.close();
+    } catch {
+      // already closed
+    }
+    conns.delete(c);
+    ctx.conns.delete(c.info.id);
+    counters.curr_connections--;
+    if (ctx.verbose > 0) console.error(`<${c.info.id} connection closed.`);
+    if (conns.size === 0) {
+      const w = waiters;
+      waiters = [];
+      for (const r of w) r();
+    }
+    if (config.single && !stopping) events.requestStop();
+  }
+
+  /** Runs buffered input through the protocol, sending after each batch. */
+  function process(c: Conn): void {
+    const s = c.session;
+    c.info.state = "conn_parse_cmd";
+    for (;;) {
+      const used = feed(s, c.inBuf, c.start, c.end);
+      c.start += used;
+      if (s.out.len > 0) {
+        c.info.state = "conn_mwrite";
+        const len = s.out.len;
+        if (!c.transport.send(s.out.buf, len)) {
+          if (!c.dead) c.blocked = true;
+          return;
+        }
+        if (c.dead) return;
+        sent(c, len);
+      }
+      if (used === 0 || c.start === c.end || s.close) break;
+      counters.conn_yields++;
+    }
+    settled(c);
+  }
+
+  function sent(c: Conn, len: number): void {
+    const out = c.session.out;
+    counters.bytes_written += len;
+    out.len = 0;
+    shrink(out);
+  }
+
+  /** Between batches with nothing pending: tidy up, maybe close. */
+  function settled(c: Conn): void {
+    c.info.lastCmd = clock.now();
+    c.info.state = "conn_waiting";
+    if (c.start === c.end) {
+      c.start = c.end = 0;
+      if (c.inBuf.length > KEEP) c.inBuf = new Uint8Array(INITIAL);
+    }
+    if (c.session.close || c.closing) close(c);
+  }
+
+  return {
+    ctx,
+    conns,
+    admit() {
+      if (!stopping && conns.size < config.maxConnections) return true;
+      if (!stopping) counters.rejected_connections++;
+      return false;
+    },
+    open(transport, addr) {
+      const id = nextId++;
+      const now = clock.now();
+      const c: Conn = {
+        info: { id, addr, state: "conn_waiting", lastCmd: now },
+        session: createSession(ctx, id),
+        transport,
+        inBuf: new Uint8Array(INITIAL),
+        start: 0,
+        end: 0,
+        blocked: false,
+        closing: false,
+        dead: false,
+        lastActive: now,
+      };
+      conns.add(c);
+      ctx.conns.set(id, c.info);
+      counters.curr_connections++;
+      counters.total_connections++;
+      if (ctx.verbose > 0) console.error(`<${id} new client connection`);
+      served++;
+      if (config.single && served === 1) events.stopAccepting();
+      return c;
+    },
+    room(c) {
+      if (c.end === c.inBuf.length) {
+        if (c.start > 0) {
+          c.inBuf.copyWithin(0, c.start, c.end);
+          c.end -= c.start;
+          c.start = 0;
+        } else {
+          const nb = new Uint8Array(c.inBuf.length * 2);
+          nb.set(c.inBuf);
+          c.inBuf = nb;
+        }
+      }
+      // Usually everything was consumed: the whole buffer, no new view.
+      return c.end === 0 ? c.inBuf : c.inBuf.subarray(c.end);
+    },
+    received(c, n) {
+      if (c.dead) return;
+      ctx.tick();
+      c.end += n;
+      counters.bytes_read += n;
+      c.lastActive = clock.now();
+      process(c);
+    },
+    flushed(c) {
+      if (c.dead || !c.blocked) return;
+      c.blocked = false;
+      sent(c, c.session.out.len);
+      // Input left over from when output was full is parsed now, since no
+      // new data may ever arrive to wake us for it.
+      if (c.start < c.end && !c.session.close) process(c);
+      else settled(c);
+    },
+    gone: close,
+    everySecond() {
+      if (config.idleTimeout <= 0) return;
+      const limit = clock.now() - config.idleTimeout;
+      for (const c of conns) {
+        if (!c.blocked && c.lastActive < limit) {
+          counters.idle_kicks++;
+          close(c);
+        }
+      }
+    },
+    beginStop() {
+      stopping = true;
+      for (const c of conns) {
+        c.closing = true;
+        if (!c.blocked) close(c);
+      }
+    },
+    closeAll() {
+      for (const c of conns) close(c);
+    },
+    idle() {
+      if (conns.size === 0) return Promise.resolve();
+      return new Promise((r) => waiters.push(r));
+    },
+  };
+}

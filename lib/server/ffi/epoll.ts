@@ -1,0 +1,277 @@
+/**
+ * The epoll transport: level-triggered, non-blocking sockets driven through
+ * synchronous libc calls (see `libc.ts`), so a request costs one `recv` and
+ * one `send` with no promise in between. Everything above the bytes (input
+ * buffers, parsing, limits, idle kicks, stop) is the connection core's
+ * (`../core.ts`).
+ *
+ * It runs on the main thread: while events keep coming it polls with a
+ * synchronous `epoll_wait(…, 0)`; when there are none, or every
+ * {@link YIELD_MS} under load, it awaits a *nonblocking* `epoll_wait` (run
+ * by Deno on a helper thread), which lets Deno's event loop run timers,
+ * signal handlers and the portable transport (TLS) meanwhile.
+ * @module
+ */
+
+import type { Config } from "../../config.ts";
+import { type Conn, type Core, TOO_MANY, type Transport } from "../core.ts";
+import { C, type Libc } from "./libc.ts";
+import {
+  listenTcp,
+  listenUnix,
+  peerName,
+  SOCKADDR_SIZE,
+  unlinkPath,
+} from "./sockets.ts";
+
+const MAX_EVENTS = 256;
+/** Longest wait in epoll_wait: bounds how late a stop request is noticed. */
+const WAIT_MS = 50;
+/** Under load, give Deno's event loop a turn at least this often. */
+const YIELD_MS = 5;
+/** How long the main thread may block in a synchronous epoll_wait. */
+const SPIN_MS = 1;
+/** Accepts per listener per wake-up, so a connect flood cannot starve clients. */
+const ACCEPT_BATCH = 64;
+
+/** A running epoll transport. */
+export interface EpollTransport {
+  /** Bound TCP port (0 when no TCP listener). */
+  readonly port: number;
+  /** Stops accepting (idempotent). */
+  closeListeners(): void;
+  /** Ends the loop once every connection is closed by the core. */
+  stop(): void;
+  /** Resolves when the loop has ended and its fds are closed. */
+  readonly done: Promise<void>;
+}
+
+/** Per-socket state of the transport. */
+interface Sock {
+  fd: number;
+  conn: Conn | null;
+  /** Pending send: `buf[sent, len)` still to go. */
+  buf: Uint8Array | null;
+  len: number;
+  sent: number;
+}
+
+/**
+ * Binds the plain listeners of `config` (TCP unless `tcp` is false, and the
+ * unix socket) and serves them through `core`. Throws if binding fails.
+ */
+export function serveEpoll(
+  core: Core,
+  libc: Libc,
+  config: Config,
+  tcp = true,
+): EpollTransport {
+  const s = libc.sym;
+  const ep = s.epoll_create1(C.EPOLL_CLOEXEC);
+  if (ep < 0) throw new Error(`epoll_create1: ${libc.strerror(libc.errno())}`);
+  const ev = new Uint8Array(libc.eventSize);
+  const evView = new DataView(ev.buffer);
+  function ctl(op: number, fd: number, events: number): void {
+    evView.setUint32(0, events, true);
+    evView.setInt32(libc.dataOffset, fd, true);
+    s.epoll_ctl(ep, op, fd, ev);
+  }
+
+  /** Listening fds → true for the unix socket. */
+  const listeners = new Map<number, boolean>();
+  let port = 0;
+  try {
+    if (tcp && config.port >= 0) {
+      const l = listenTcp(libc, config.listen, config.port);
+      listeners.set(l.fd, false);
+      port = l.port;
+    }
+    if (config.unixSocket) {
+      listeners.set(
+        listenUnix(libc, config.unixSocket, config.unixMask),
+        true,
+      );
+    }
+  } catch (e) {
+    for (const fd of listeners.keys()) s.close(fd);
+    s.close(ep);
+    throw e;
+  }
+  for (const fd of listeners.keys()) ctl(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
+
+  const socks: (Sock | undefined)[] = [];
+  let stopped = false;
+  /** Listeners taken out of epoll after EMFILE; re-armed a moment later. */
+  let acceptPausedUntil = 0;
+  const addr = new Uint8Array(SOCKADDR_SIZE);
+  const addrLen = new Uint8Array(4);
+  const addrLenView = new DataView(addrLen.buffer);
+
+  function closeListeners(): void {
+    for (const fd of listeners.keys()) s.close(fd);
+    listeners.clear();
+  }
+
+  /** Writes as much of the pending reply as the socket takes. */
+  function push(k: Sock): boolean {
+    const buf = k.buf!;
+    while (k.sent < k.len) {
+      const left = k.len - k.sent;
+      const r = s.send(
+        k.fd,
+        k.sent === 0 ? buf : buf.subarray(k.sent),
+        left,
+        C.MSG_NOSIGNAL,
+      );
+      if (r > 0) {
+        k.sent += r;
+        if (r < left) return false; // socket buffer full: EAGAIN would follow
+        continue;
+      }
+      const e = r < 0 ? libc.errno() : 0;
+      if (e === C.EINTR) continue;
+      if (e === C.EAGAIN) return false;
+      core.gone(k.conn!); // EPIPE, ECONNRESET…: the client is gone
+      return false;
+    }
+    return true;
+  }
+
+  function transportFor(k: Sock): Transport {
+    return {
+      send(buf, len) {
+        k.buf = buf;
+        k.len = len;
+        k.sent = 0;
+        if (push(k)) {
+          k.buf = null;
+          return true;
+        }
+        // Wait for EPOLLOUT only: input is not read meanwhile.
+        if (socks[k.fd] === k) ctl(C.EPOLL_CTL_MOD, k.fd, C.EPOLLOUT);
+        return false;
+      },
+      close() {
+        if (socks[k.fd] !== k) return;
+        socks[k.fd] = undefined;
+        s.close(k.fd); // also removes it from the epoll set
+      },
+    };
+  }
+
+  function onReadable(k: Sock): void {
+    const c = k.conn!;
+    const room = core.room(c);
+    const n = s.recv(k.fd, room, room.length, 0);
+    if (n > 0) return core.received(c, n);
+    if (n < 0) {
+      const e = libc.errno();
+      if (e === C.EAGAIN || e === C.EINTR) return;
+    }
+    core.gone(c); // EOF or reset
+  }
+
+  function onWritable(k: Sock): void {
+    if (!push(k) || socks[k.fd] !== k) return;
+    k.buf = null;
+    ctl(C.EPOLL_CTL_MOD, k.fd, C.EPOLLIN);
+    core.flushed(k.conn!);
+  }
+
+  function acceptAll(lfd: number, unix: boolean): void {
+    for (let i = 0; i < ACCEPT_BATCH && listeners.has(lfd); i++) {
+      addrLenView.setUint32(0, SOCKADDR_SIZE, true);
+      const fd = s.accept4(
+        lfd,
+        addr,
+        addrLen,
+        C.SOCK_NONBLOCK | C.SOCK_CLOEXEC,
+      );
+      if (fd < 0) {
+        const e = libc.errno();
+        // A connection reset before accept: skip it, take the next.
+        if (e === C.EINTR || e === C.ECONNABORTED || e === C.EPROTO) continue;
+        if (e === C.EMFILE || e === C.ENFILE) {
+          // Out of fds: stop polling listeners briefly, don't spin; open
+          // connections keep being served meanwhile.
+          for (const l of listeners.keys()) ctl(C.EPOLL_CTL_DEL, l, 0);
+          acceptPausedUntil = Date.now() + 50;
+        }
+        return;
+      }
+      if (!core.admit()) {
+        s.send(fd, TOO_MANY, TOO_MANY.length, C.MSG_NOSIGNAL);
+        s.close(fd);
+        continue;
+      }
+      if (!unix) s.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, ONE, 4);
+      const k: Sock = { fd, conn: null, buf: null, len: 0, sent: 0 };
+      socks[fd] = k;
+      ctl(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
+      k.conn = core.open(
+        transportFor(k),
+        unix ? `unix:${config.unixSocket}` : `tcp:${peerName(addr)}`,
+      );
+    }
+  }
+
+  const events = new Uint8Array(MAX_EVENTS * libc.eventSize);
+  const evs = new DataView(events.buffer);
+  const stride = libc.eventSize;
+  const dataOff = libc.dataOffset;
+
+  async function loop(): Promise<void> {
+    let lastYield = Date.now();
+    while (!stopped) {
+      let n = 0;
+      if (Date.now() - lastYield < YIELD_MS) {
+        n = s.epoll_wait(ep, events, MAX_EVENTS, 0);
+        // Caught up: the next request usually comes within microseconds, so
+        // block briefly here rather than pay a thread hand-off for it.
+        if (n === 0) n = s.epoll_wait(ep, events, MAX_EVENTS, SPIN_MS);
+      }
+      if (n === 0) {
+        // Nothing ready (or our turn is up): wait off-thread, so timers,
+        // signal handlers and close() callers run meanwhile.
+        n = await libc.epollWaitAsync(ep, events, MAX_EVENTS, WAIT_MS);
+        lastYield = Date.now();
+        if (stopped) break;
+      }
+      core.ctx.tick(); // once per batch
+      for (let i = 0; i < n; i++) {
+        const flags = evs.getUint32(i * stride, true);
+        const fd = evs.getInt32(i * stride + dataOff, true);
+        const k = socks[fd];
+        if (k !== undefined) {
+          if (k.buf !== null) onWritable(k);
+          else if (flags & (C.EPOLLIN | C.EPOLLERR | C.EPOLLHUP)) {
+            onReadable(k);
+          }
+        } else {
+          const unix = listeners.get(fd);
+          if (unix !== undefined) acceptAll(fd, unix);
+        }
+      }
+      if (acceptPausedUntil > 0 && Date.now() >= acceptPausedUntil) {
+        acceptPausedUntil = 0;
+        for (const l of listeners.keys()) ctl(C.EPOLL_CTL_ADD, l, C.EPOLLIN);
+      }
+    }
+    for (const k of socks) if (k?.conn) core.gone(k.conn);
+    closeListeners();
+    s.close(ep);
+    if (config.unixSocket) unlinkPath(libc, config.unixSocket);
+  }
+
+  const done = loop();
+  return {
+    port,
+    closeListeners,
+    stop() {
+      stopped = true;
+    },
+    done,
+  };
+}
+
+const ONE = new Uint8Array([1, 0, 0, 0]);
