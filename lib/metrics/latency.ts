@@ -5,11 +5,13 @@
  *
  * What is measured: for each command the protocol answers, the time from
  * the start of the `feed` call that completes it (the moment its last input
- * bytes are handed to the parser) to its reply being queued in the output
- * buffer. Pipelined commands of one read therefore include the time spent
- * on the commands before them, as a client would see it; socket and kernel
- * time are not included. Buckets are powers of two of microseconds, so a
- * sample costs one `performance.now()`, a `clz32` and two array stores.
+ * bytes are handed to the parser) to the end of that call, when the last
+ * reply of the batch is queued: replies leave in one socket write per
+ * batch, so that is when this command's reply can go out. Every command of
+ * a pipelined batch gets the batch's time, as its client sees it; socket
+ * and kernel time are not included. Two `performance.now()` per batch (not
+ * per command); per command only a name lookup and a counter increment.
+ * Buckets are powers of two of microseconds.
  * @module
  */
 
@@ -58,6 +60,11 @@ export interface Latency {
   counts: Float64Array;
   /** Sum of observed seconds per command. */
   sums: Float64Array;
+  /** Commands of each kind in the batch being parsed (scratch). */
+  pending: Float64Array;
+  /** Kinds with a non-zero `pending`, in the first `touchedLen` slots. */
+  touched: Int32Array;
+  touchedLen: number;
 }
 
 /** Creates zeroed histograms. */
@@ -65,30 +72,48 @@ export function createLatency(): Latency {
   return {
     counts: new Float64Array(COMMANDS.length * STRIDE),
     sums: new Float64Array(COMMANDS.length),
+    pending: new Float64Array(COMMANDS.length),
+    touched: new Int32Array(COMMANDS.length),
+    touchedLen: 0,
   };
 }
 
 /**
- * Records one command whose line starts at `buf[p]` (the feed loop's line
- * start) and whose batch started at `t0` (`performance.now()`). `getMore`
- * is the session's paused-multiget state: a continuation counts as `get`.
+ * Notes one answered command of the current batch, whose line starts at
+ * `buf[p]`. `getMore` is the session's paused-multiget state: a
+ * continuation counts as `get`.
  */
-export function recordLatency(
+export function countCommand(
   lat: Latency,
   buf: Uint8Array,
   p: number,
   le: number,
   getMore: number,
-  t0: number,
 ): void {
-  const ms = performance.now() - t0;
   const cmd = getMore !== 0 ? GET : commandIndex(buf, p, le);
+  if (lat.pending[cmd]++ === 0) lat.touched[lat.touchedLen++] = cmd;
+}
+
+/**
+ * Ends a batch that started at `t0` (`performance.now()`): every command
+ * counted since gets the batch's duration, since its reply leaves with the
+ * batch's one socket write.
+ */
+export function endBatch(lat: Latency, t0: number): void {
+  if (lat.touchedLen === 0) return;
+  const ms = performance.now() - t0;
   const us = ms * 1000;
   // Bucket i holds (2^(i-1), 2^i] µs; clz32 finds the power of two.
   let b = us <= 1 ? 0 : 32 - Math.clz32(Math.ceil(us) - 1);
   if (b > BUCKETS) b = BUCKETS;
-  lat.counts[cmd * STRIDE + b]++;
-  lat.sums[cmd] += ms / 1000;
+  for (let i = 0; i < lat.touchedLen; i++) {
+    const cmd = lat.touched[i];
+    const n = lat.pending[cmd];
+    lat.counts[cmd * STRIDE + b] += n;
+    lat.sums[cmd] += n * ms / 1000;
+    lat.pending[cmd] = 0;
+  }
+  lat.touchedLen = 0;
 }
 
 /** Index into {@link COMMANDS} of the command named by the line's first token. */

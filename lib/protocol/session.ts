@@ -18,7 +18,7 @@ import { createTokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
 import { getMore } from "./text.ts";
 import { feedBinary } from "./binary/feed.ts";
-import { recordLatency } from "../metrics/latency.ts";
+import { countCommand, endBatch } from "../metrics/latency.ts";
 import { BIN_REQ } from "./binary/constants.ts";
 import {
   MAX_GET_LINE,
@@ -115,13 +115,14 @@ export function feed(
       ? getMore(s, buf, p, le)
       : dispatch(s, buf, p, le, nl + 1, end);
     if (r === NEED_MORE) break;
-    if (lat !== null) recordLatency(lat, buf, p, le, more, t0);
+    if (lat !== null) countCommand(lat, buf, p, le, more);
     if (r === PAUSE) {
       p = s.resumeAt; // the output check above stops us until it is sent
       continue;
     }
     p = nl + 1 + r;
   }
+  if (lat !== null) endBatch(lat, t0);
   return p - start;
 }
 
