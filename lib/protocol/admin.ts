@@ -50,8 +50,8 @@ const W = {
   all: ascii("all"),
 };
 
-/** Pages released per slice while shrinking (one page drains in ~1 ms). */
-const SHRINK_PAGES = 2;
+/** Pages released per slice while shrinking (a full page of small items drains in tens of ms). */
+const SHRINK_PAGES = 1;
 /** Chunks the crawler looks at per slice (a few ms with small items). */
 const CRAWL_CHUNKS = 50_000;
 

@@ -1,0 +1,131 @@
+/**
+ * One memory budget for the whole process, beside the item memory of `-m`:
+ * input buffered for values still arriving, reply bytes queued for slow
+ * readers, TLS buffers and admin replies all draw from it. Not yet wired
+ * into the connection core (see README "Limits and hardening"): this module
+ * is the accounting, with the decisions the core is to act on.
+ *
+ * Every holder (a connection) has a per-kind balance. {@link take} grants
+ * bytes only while the total stays within the limit, so the process never
+ * grows past it; a refused take is the signal to stop reading from that
+ * holder, or to answer a large set `SERVER_ERROR out of memory storing
+ * object`. {@link heaviest} names the holders to pause or close first.
+ * @module
+ */
+
+/** What the budget accounts for, as memcached's `stats` names them. */
+export const Kind = {
+  /** Input buffered for a command or value not yet complete (`read_buf_bytes`). */
+  ReadBuf: 0,
+  /** Reply bytes queued for a client that reads slowly (`response_obj_bytes`). */
+  Response: 1,
+  /** TLS record buffers. */
+  Tls: 2,
+  /** Replies of admin commands (`stats cachedump`, ...). */
+  Admin: 3,
+} as const;
+/** One of the {@link Kind} values. */
+export type Kind = typeof Kind[keyof typeof Kind];
+const KINDS = 4;
+
+/** Smallest budget, whatever `-m` is: enough for a few large values in flight. */
+export const BUDGET_FLOOR = 64 * 1024 * 1024;
+
+/** The default budget for `-m` MiB of items: 10% of it, at least {@link BUDGET_FLOOR}. */
+export function defaultBudgetBytes(memoryLimitMb: number): number {
+  return Math.max(BUDGET_FLOOR, Math.floor(memoryLimitMb * 1024 * 1024 / 10));
+}
+
+/** A process-wide budget; holders are small integer ids (connection ids). */
+export interface Budget {
+  readonly limit: number;
+  /** Bytes granted in total. */
+  readonly used: number;
+  /** Bytes granted per {@link Kind}, for `stats`. */
+  readonly byKind: Float64Array;
+  /** Refused takes so far. */
+  readonly refusals: number;
+  /** Grants `n` bytes of `kind` to `holder` if the total stays within the limit. */
+  take(holder: number, kind: Kind, n: number): boolean;
+  /** Returns `n` bytes of `kind` from `holder` (clamped to what it holds). */
+  give(holder: number, kind: Kind, n: number): void;
+  /** Returns everything `holder` holds (its connection closed). */
+  release(holder: number): void;
+  /** Bytes `holder` holds in all kinds. */
+  held(holder: number): number;
+  /** Up to `k` holders holding the most, largest first. */
+  heaviest(k: number): number[];
+  /** `stats` rows: read_buf_bytes, response_obj_bytes, tls_buf_bytes, admin_buf_bytes, budget limit. */
+  statRows(): [string, number][];
+}
+
+/** Creates a budget of `limit` bytes. */
+export function createBudget(limit: number): Budget {
+  const holders = new Map<number, Float64Array>();
+  const byKind = new Float64Array(KINDS);
+  let used = 0;
+  let refusals = 0;
+  const of = (h: number) => {
+    let a = holders.get(h);
+    if (!a) holders.set(h, a = new Float64Array(KINDS + 1)); // [kinds..., total]
+    return a;
+  };
+  return {
+    limit,
+    get used() {
+      return used;
+    },
+    byKind,
+    get refusals() {
+      return refusals;
+    },
+    take(holder, kind, n) {
+      if (n < 0 || !Number.isFinite(n)) return false;
+      if (used + n > limit) {
+        refusals++;
+        return false;
+      }
+      const a = of(holder);
+      a[kind] += n;
+      a[KINDS] += n;
+      byKind[kind] += n;
+      used += n;
+      return true;
+    },
+    give(holder, kind, n) {
+      const a = holders.get(holder);
+      if (!a || n <= 0) return;
+      const m = Math.min(n, a[kind]);
+      a[kind] -= m;
+      a[KINDS] -= m;
+      byKind[kind] -= m;
+      used -= m;
+      if (a[KINDS] === 0) holders.delete(holder);
+    },
+    release(holder) {
+      const a = holders.get(holder);
+      if (!a) return;
+      for (let k = 0; k < KINDS; k++) byKind[k] -= a[k];
+      used -= a[KINDS];
+      holders.delete(holder);
+    },
+    held(holder) {
+      return holders.get(holder)?.[KINDS] ?? 0;
+    },
+    heaviest(k) {
+      return [...holders.entries()]
+        .sort((x, y) => y[1][KINDS] - x[1][KINDS])
+        .slice(0, k)
+        .map(([h]) => h);
+    },
+    statRows() {
+      return [
+        ["read_buf_bytes", byKind[Kind.ReadBuf]],
+        ["response_obj_bytes", byKind[Kind.Response]],
+        ["tls_buf_bytes", byKind[Kind.Tls]],
+        ["admin_buf_bytes", byKind[Kind.Admin]],
+        ["conn_budget_bytes", limit],
+      ];
+    },
+  };
+}
