@@ -12,9 +12,11 @@
  */
 
 import type { Clock } from "./lib/clock.ts";
-import { defaultConfig } from "./lib/config.ts";
+import { type Config, defaultConfig } from "./lib/config.ts";
 import { createAuthStore } from "./lib/authfile.ts";
-import { startServer as start } from "./lib/server/server.ts";
+import { type ServerHooks, startServer as start } from "./lib/server/server.ts";
+import { attachMetrics } from "./lib/metrics/hooks.ts";
+import { DEFAULT_METRICS_CONNECTIONS } from "./lib/metrics/limits.ts";
 import type { Context } from "./lib/protocol/context.ts";
 
 export type { Clock, ManualClock } from "./lib/clock.ts";
@@ -64,6 +66,12 @@ export interface ServerOptions {
    * served by the portable transport beside it).
    */
   io?: "portable" | "epoll";
+  /**
+   * Also serve `/metrics`, `/`, `/healthz` and `/stats.json` over HTTP
+   * (`--metrics`): port 0 (the default here) picks a free one, hostname
+   * defaults to 127.0.0.1.
+   */
+  metrics?: { port?: number; hostname?: string; maxConnections?: number };
 }
 
 function credentials(users: Record<string, string>) {
@@ -84,6 +92,8 @@ export interface RunningServer {
   readonly hostname: string;
   /** Internal state (store, counters), for assertions in tests. */
   readonly ctx: Context;
+  /** Port of the metrics listener; 0 when `metrics` was not asked for. */
+  readonly metricsPort: number;
   /** Stops the server; resolves when every connection is closed. */
   close(): Promise<void>;
   /** `await using server = await startServer()` closes it at scope exit. */
@@ -111,17 +121,32 @@ function checkInt(
  * Starts a denocached server in this process. Rejects (never throws) when
  * it cannot listen, e.g. the port is taken or a permission is missing.
  */
-export function startServer(
+export async function startServer(
   opts: ServerOptions = {},
 ): Promise<RunningServer> {
+  const config = configFrom(opts);
+  const hooks: ServerHooks = {};
+  const metrics = config.metrics !== null
+    ? attachMetrics(config.metrics, hooks)
+    : null;
+  let s;
   try {
-    return Promise.resolve(startNow(opts));
+    s = start(config, hooks);
   } catch (e) {
-    return Promise.reject(e);
+    await metrics?.close(); // opened before the cache port failed to bind
+    throw e;
   }
+  return {
+    port: s.port,
+    hostname: s.hostname,
+    ctx: s.ctx,
+    metricsPort: metrics?.server()?.port ?? 0,
+    close: () => s.close(),
+    [Symbol.asyncDispose]: () => s.close(),
+  };
 }
 
-function startNow(opts: ServerOptions): RunningServer {
+function configFrom(opts: ServerOptions): Config {
   checkInt("port", opts.port, 0, 65535);
   checkInt("memoryLimitMb", opts.memoryLimitMb, 1, 1 << 20);
   checkInt("maxConnections", opts.maxConnections, 1, 1 << 20);
@@ -175,12 +200,13 @@ function startNow(opts: ServerOptions): RunningServer {
     config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
   }
   config.io = opts.io ?? "portable";
-  const s = start(config);
-  return {
-    port: s.port,
-    hostname: s.hostname,
-    ctx: s.ctx,
-    close: () => s.close(),
-    [Symbol.asyncDispose]: () => s.close(),
-  };
+  if (opts.metrics !== undefined) {
+    config.metrics = {
+      hostname: opts.metrics.hostname ?? "127.0.0.1",
+      port: opts.metrics.port ?? 0,
+      maxConnections: opts.metrics.maxConnections ??
+        DEFAULT_METRICS_CONNECTIONS,
+    };
+  }
+  return config;
 }

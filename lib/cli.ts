@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { type Config, defaultConfig } from "./config.ts";
 import { unsupportedReason as epollUnsupported } from "./server/ffi/libc.ts";
+import { parseMetricsAddress } from "./metrics/address.ts";
 
 /** denocached's own version (`-V` also prints the protocol version). */
 export const DENOCACHED_VERSION = "0.1.0";
@@ -76,6 +77,10 @@ Usage: denocached [options]
   -o, --extended=<opts>        comma separated: idle_timeout=<secs>,
                                ssl_chain_cert=<file>, ssl_key=<file>,
                                ssl_port=<num> (TLS there, plain on -p)
+      --metrics=<[host:]port>  serve /metrics (Prometheus), a status page,
+                               /healthz and /stats.json over HTTP there
+                               (host default 127.0.0.1; memcached_exporter
+                               uses 9150); also -o metrics=, metrics_max_conns=
       --snapshot=<file>        save items on exit, load them at start
       --snapshot-interval=<s>  also save every <s> seconds
       --single                 serve one connection, then exit (profiling)
@@ -138,6 +143,7 @@ export function parseCli(args: string[]): CliResult {
         "sasl-pwdb": { type: "string" },
         extended: { type: "string", short: "o", multiple: true },
         snapshot: { type: "string" },
+        metrics: { type: "string" },
         "snapshot-interval": { type: "string" },
         single: { type: "boolean" },
         io: { type: "string" },
@@ -230,6 +236,13 @@ export function parseCli(args: string[]): CliResult {
     else config.io = v.io;
   }
   config.verbose = Math.min(2, v.verbose?.length ?? 0);
+  const metrics = (val: string, flag: string) => {
+    const a = parseMetricsAddress(val);
+    if (typeof a === "string") throw new UsageError(`${flag}: ${a}`);
+    config.metrics = a;
+  };
+  if (v.metrics !== undefined) metrics(v.metrics, "--metrics");
+  let metricsConns = 0;
   if (v["auth-file"] !== undefined) extra.authFile = v["auth-file"];
   extra.tls = v["enable-ssl"] ?? false;
   extra.sasl = v["enable-sasl"] ?? false;
@@ -246,8 +259,16 @@ export function parseCli(args: string[]): CliResult {
       else if (key === "ssl_key") extra.sslKey = val;
       else if (key === "ssl_port") {
         extra.sslPort = parseIntFlag(val, "-o ssl_port", 0, 65535);
+      } else if (key === "metrics") metrics(val, "-o metrics");
+      else if (key === "metrics_max_conns") {
+        metricsConns = parseIntFlag(val, "-o metrics_max_conns", 1, 1 << 16);
       } else notes.push(`-o ${key}: not supported, ignored`);
     }
+  }
+  if (metricsConns > 0) {
+    if (config.metrics === null) {
+      notes.push("-o metrics_max_conns: ignored without --metrics");
+    } else config.metrics.maxConnections = metricsConns;
   }
   if (v.snapshot !== undefined) extra.snapshot = v.snapshot;
   if (v["snapshot-interval"] !== undefined) {

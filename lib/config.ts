@@ -62,6 +62,17 @@ export interface Config {
    * constant time; null = SASL off.
    */
   sasl: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
+  /** HTTP metrics listener (`--metrics=HOST:PORT`); null = off. */
+  metrics: MetricsAddress | null;
+}
+
+/** Where the metrics listener binds. */
+export interface MetricsAddress {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Simultaneous HTTP connections; past it a client gets 503 and is closed. */
+  maxConnections: number;
 }
 
 /** memcached's defaults, with our own for what memcached does not have. */
@@ -87,5 +98,6 @@ export function defaultConfig(): Config {
     auth: null,
     protocol: "auto",
     sasl: null,
+    metrics: null,
   };
 }

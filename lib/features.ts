@@ -1,11 +1,13 @@
 /**
  * Wires the optional features into a configuration: TLS (`-Z`, `-o ssl_*`),
- * ASCII auth (`-Y`, reloaded on SIGHUP) and warm restart (`--snapshot`).
+ * ASCII auth (`-Y`, reloaded on SIGHUP), warm restart (`--snapshot`) and
+ * the metrics listener (`--metrics`).
  * None of them needs a Deno permission unless it is used.
  * @module
  */
 
 import { type CliResult, EX_USAGE } from "./cli.ts";
+import { attachMetrics } from "./metrics/hooks.ts";
 import type { Server, ServerHooks } from "./server/server.ts";
 import {
   AuthFileError,
@@ -165,6 +167,11 @@ export function setupExtras(cli: CliResult): Extras {
       }
     };
   }
+  // After the snapshot hooks: metrics open after the snapshot loaded and
+  // close after it was written, so /healthz stays 503 until the very end.
+  const metrics = config.metrics !== null
+    ? attachMetrics(config.metrics, hooks)
+    : null;
   return {
     hooks,
     started(server) {
@@ -178,6 +185,10 @@ export function setupExtras(cli: CliResult): Extras {
       }
       if (config.verbose > 0 && server.tlsPort) {
         log(`TLS on ${config.listen}:${server.tlsPort}`);
+      }
+      const m = metrics?.server();
+      if (config.verbose > 0 && m) {
+        log(`metrics on http://${m.hostname}:${m.port}/`);
       }
     },
     stop() {

@@ -60,6 +60,7 @@ function makeCtx(maxOut?: number): Context {
     auth: null,
     sasl: null,
     tick: () => {},
+    latency: null,
   };
 }
 

@@ -8,6 +8,7 @@ import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../store/types.ts";
 import type { Counters } from "./counters.ts";
+import type { Latency } from "../metrics/latency.ts";
 
 /** The version we report; memcached's, since clients gate features on it. */
 export const VERSION = "1.6.18";
@@ -49,4 +50,6 @@ export interface Context {
    * work (`lib/slices.ts`); absent, the work runs to its end at once.
    */
   background?(step: () => boolean): void;
+  /** Per-command latency histograms; null unless `--metrics` is on. */
+  latency: Latency | null;
 }

@@ -18,6 +18,7 @@ import { createTokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
 import { getMore } from "./text.ts";
 import { feedBinary } from "./binary/feed.ts";
+import { countCommand, endBatch } from "../metrics/latency.ts";
 import { BIN_REQ } from "./binary/constants.ts";
 import {
   MAX_GET_LINE,
@@ -84,6 +85,9 @@ export function feed(
   }
   let p = start;
   const maxOut = s.ctx.config.maxOutputBytes;
+  // Latency histograms (--metrics): null when off, so timing costs nothing.
+  const lat = s.ctx.latency;
+  const t0 = lat === null ? 0 : performance.now();
   while (p < end && !s.close) {
     if (s.out.len > maxOut) break;
     if (s.swallow > 0) {
@@ -106,16 +110,19 @@ export function feed(
     }
     let le = nl;
     if (le - p > 1 && buf[le - 1] === 13) le--;
-    const r = s.getMore !== 0
+    const more = s.getMore;
+    const r = more !== 0
       ? getMore(s, buf, p, le)
       : dispatch(s, buf, p, le, nl + 1, end);
     if (r === NEED_MORE) break;
+    if (lat !== null) countCommand(lat, buf, p, le, more);
     if (r === PAUSE) {
       p = s.resumeAt; // the output check above stops us until it is sent
       continue;
     }
     p = nl + 1 + r;
   }
+  if (lat !== null) endBatch(lat, t0);
   return p - start;
 }
 

@@ -11,6 +11,7 @@ import type { Context } from "../protocol/context.ts";
 import { createCounters } from "../protocol/counters.ts";
 import { createStore } from "../store/store.ts";
 import { runSliced } from "../slices.ts";
+import { createLatency } from "../metrics/latency.ts";
 
 /** Creates the Context for a server; `requestShutdown` serves `shutdown`. */
 export function createContext(
@@ -37,5 +38,6 @@ export function createContext(
     sasl: config.sasl,
     tick: cached ? cached.tick : () => {},
     background: runSliced,
+    latency: config.metrics !== null ? createLatency() : null,
   };
 }

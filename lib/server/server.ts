@@ -54,6 +54,8 @@ export interface Server {
 export interface ServerHooks {
   /** Runs once the store exists, before any listener opens (load a snapshot). */
   beforeListen?(ctx: Context): void;
+  /** Runs when a graceful stop begins, before the listeners close. */
+  onDrain?(ctx: Context): void;
   /** Runs during close, after every client is gone (write a final snapshot). */
   onClose?(ctx: Context): Promise<void>;
 }
@@ -172,6 +174,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
   function close(): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
+      hooks.onDrain?.(ctx);
       closeListeners();
       clearInterval(timer);
       core.beginStop();

@@ -1,0 +1,171 @@
+/**
+ * Per-command latency histograms: fixed arrays of bucket counters, filled
+ * by the protocol's feed loop only when `--metrics` is on (the loop checks
+ * `ctx.latency !== null`, so with metrics off the cost is that null check).
+ *
+ * What is measured: for each command the protocol answers, the time from
+ * the start of the `feed` call that completes it (the moment its last input
+ * bytes are handed to the parser) to the end of that call, when the last
+ * reply of the batch is queued: replies leave in one socket write per
+ * batch, so that is when this command's reply can go out. Every command of
+ * a pipelined batch gets the batch's time, as its client sees it; socket
+ * and kernel time are not included. Two `performance.now()` per batch (not
+ * per command); per command only a name lookup and a counter increment.
+ * Buckets are powers of two of microseconds.
+ * @module
+ */
+
+/** Command labels, in index order; the last collects everything else. */
+export const COMMANDS = [
+  "get",
+  "gets",
+  "gat",
+  "gats",
+  "set",
+  "add",
+  "replace",
+  "append",
+  "prepend",
+  "cas",
+  "incr",
+  "decr",
+  "delete",
+  "touch",
+  "mg",
+  "ms",
+  "md",
+  "ma",
+  "mn",
+  "me",
+  "stats",
+  "flush_all",
+  "version",
+  "other",
+] as const;
+
+/** Number of finite buckets; upper bounds are 2^i microseconds. */
+export const BUCKETS = 22;
+/** Finite bucket upper bounds in seconds: 1 µs … ~2.1 s. */
+export const BOUNDS_SECONDS: readonly number[] = Array.from(
+  { length: BUCKETS },
+  (_, i) => 2 ** i / 1e6,
+);
+const STRIDE = BUCKETS + 1; // + the +Inf bucket
+const OTHER = COMMANDS.length - 1;
+const GET = 0;
+
+/** The histograms of every command: plain typed arrays, never resized. */
+export interface Latency {
+  /** counts[cmd * (BUCKETS + 1) + bucket], non-cumulative; last is +Inf. */
+  counts: Float64Array;
+  /** Sum of observed seconds per command. */
+  sums: Float64Array;
+  /** Commands of each kind in the batch being parsed (scratch). */
+  pending: Float64Array;
+  /** Kinds with a non-zero `pending`, in the first `touchedLen` slots. */
+  touched: Int32Array;
+  touchedLen: number;
+}
+
+/** Creates zeroed histograms. */
+export function createLatency(): Latency {
+  return {
+    counts: new Float64Array(COMMANDS.length * STRIDE),
+    sums: new Float64Array(COMMANDS.length),
+    pending: new Float64Array(COMMANDS.length),
+    touched: new Int32Array(COMMANDS.length),
+    touchedLen: 0,
+  };
+}
+
+/**
+ * Notes one answered command of the current batch, whose line starts at
+ * `buf[p]`. `getMore` is the session's paused-multiget state: a
+ * continuation counts as `get`.
+ */
+export function countCommand(
+  lat: Latency,
+  buf: Uint8Array,
+  p: number,
+  le: number,
+  getMore: number,
+): void {
+  const cmd = getMore !== 0 ? GET : commandIndex(buf, p, le);
+  if (lat.pending[cmd]++ === 0) lat.touched[lat.touchedLen++] = cmd;
+}
+
+/**
+ * Ends a batch that started at `t0` (`performance.now()`): every command
+ * counted since gets the batch's duration, since its reply leaves with the
+ * batch's one socket write.
+ */
+export function endBatch(lat: Latency, t0: number): void {
+  if (lat.touchedLen === 0) return;
+  const ms = performance.now() - t0;
+  const us = ms * 1000;
+  // Bucket i holds (2^(i-1), 2^i] µs; clz32 finds the power of two.
+  let b = us <= 1 ? 0 : 32 - Math.clz32(Math.ceil(us) - 1);
+  if (b > BUCKETS) b = BUCKETS;
+  for (let i = 0; i < lat.touchedLen; i++) {
+    const cmd = lat.touched[i];
+    const n = lat.pending[cmd];
+    lat.counts[cmd * STRIDE + b] += n;
+    lat.sums[cmd] += n * ms / 1000;
+    lat.pending[cmd] = 0;
+  }
+  lat.touchedLen = 0;
+}
+
+/** Index into {@link COMMANDS} of the command named by the line's first token. */
+export function commandIndex(buf: Uint8Array, p: number, le: number): number {
+  while (p < le && buf[p] === 32) p++;
+  let e = p;
+  while (e < le && buf[e] !== 32 && e - p < 10) e++;
+  const n = e - p;
+  const c0 = buf[p];
+  if (n === 2 && c0 === 109) { // m?
+    switch (buf[p + 1]) {
+      case 103:
+        return 14;
+      case 115:
+        return 15;
+      case 100:
+        return 16;
+      case 97:
+        return 17;
+      case 110:
+        return 18;
+      case 101:
+        return 19;
+    }
+    return OTHER;
+  }
+  for (let i = 0; i < OTHER; i++) {
+    const name = NAMES[i];
+    if (name.length !== n || name[0] !== c0) continue;
+    let k = 1;
+    while (k < n && name[k] === buf[p + k]) k++;
+    if (k === n) return i;
+  }
+  return OTHER;
+}
+
+const NAMES = COMMANDS.map((c) => new TextEncoder().encode(c));
+
+/** Count of samples of command `cmd` (index into {@link COMMANDS}). */
+export function commandCount(lat: Latency, cmd: number): number {
+  let n = 0;
+  for (let b = 0; b < STRIDE; b++) n += lat.counts[cmd * STRIDE + b];
+  return n;
+}
+
+/** Non-cumulative bucket counts of command `cmd` (a copy, for export). */
+export function commandBuckets(lat: Latency, cmd: number): number[] {
+  return Array.from(lat.counts.subarray(cmd * STRIDE, (cmd + 1) * STRIDE));
+}
+
+/** Zeroes every histogram (`stats reset` leaves them: they are ours). */
+export function resetLatency(lat: Latency): void {
+  lat.counts.fill(0);
+  lat.sums.fill(0);
+}
