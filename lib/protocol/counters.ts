@@ -4,7 +4,7 @@
  * @module
  */
 
-import { MAX_CLASSES, Miss } from "../store/types.ts";
+import { MAX_CLASSES, Miss, Status, type Store } from "../store/types.ts";
 
 /** Mutable counters of the whole server. */
 export interface Counters {
@@ -143,4 +143,33 @@ export function countHit(c: Counters, touch: boolean, cls: number): void {
     c.get_hits++;
     c.slab.get_hits[cls]++;
   }
+}
+
+/**
+ * Counts what a storage command did, as memcached's do_store_item does:
+ * the stored item's class `cmd_set`, and for a compare-and-swap its hit,
+ * bad value (charged to the class of the item that stays) or miss.
+ */
+export function countStore(
+  c: Counters,
+  store: Store,
+  st: Status,
+  isCas: boolean,
+  handle: number,
+  key: Uint8Array,
+  ks: number,
+  kl: number,
+): void {
+  if (st === Status.Stored) {
+    const cls = store.classOf(handle);
+    c.slab.cmd_set[cls]++;
+    if (isCas) {
+      c.cas_hits++;
+      c.slab.cas_hits[cls]++;
+    }
+  } else if (st === Status.Exists) {
+    c.cas_badval++;
+    const h = store.peek(key, ks, kl);
+    if (h >= 0) c.slab.cas_badval[store.classOf(h)]++;
+  } else if (st === Status.NotFound) c.cas_misses++;
 }

@@ -7,7 +7,7 @@
  */
 
 import { Mode, Status } from "../store/types.ts";
-import { countHit, countMiss } from "./counters.ts";
+import { countHit, countMiss, countStore } from "./counters.ts";
 import { absoluteExpiry } from "./exptime.ts";
 import { putByte, putCrlf, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
@@ -239,30 +239,19 @@ export function update(
     cas,
     res,
   );
+  countStore(c, store, st, isCas, res.handle, buf, ks, kl);
   switch (st) {
-    case Status.Stored: {
-      const cls = store.classOf(res.handle);
-      c.slab.cmd_set[cls]++;
-      if (isCas) {
-        c.cas_hits++;
-        c.slab.cas_hits[cls]++;
-      }
+    case Status.Stored:
       reply(s, R.STORED);
       break;
-    }
     case Status.NotStored:
     case Status.TooLarge:
       reply(s, R.NOT_STORED);
       break;
-    case Status.Exists: {
-      c.cas_badval++;
-      const h = store.peek(buf, ks, kl);
-      if (h >= 0) c.slab.cas_badval[store.classOf(h)]++;
+    case Status.Exists:
       reply(s, R.EXISTS);
       break;
-    }
     case Status.NotFound:
-      c.cas_misses++;
       reply(s, R.NOT_FOUND);
       break;
     default:

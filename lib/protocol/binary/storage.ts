@@ -9,6 +9,7 @@
  */
 
 import { Mode, Status } from "../../store/types.ts";
+import { countStore } from "../counters.ts";
 import { absoluteExpiry } from "../exptime.ts";
 import { NEED_MORE, type Session } from "../types.ts";
 import { OOM, Op, St } from "./constants.ts";
@@ -57,11 +58,8 @@ export function update(
       }
     }
   } else if (r.cas !== 0) mode = Mode.Cas;
-  else {mode = cmd === Op.Set
-      ? Mode.Set
-      : cmd === Op.Add
-      ? Mode.Add
-      : Mode.Replace;}
+  else if (cmd === Op.Set) mode = Mode.Set;
+  else mode = cmd === Op.Add ? Mode.Add : Mode.Replace;
   const exp = append
     ? 0
     : absoluteExpiry(u32(buf, r.es + 4), ctx.clock.now(), ctx.started);
@@ -79,26 +77,15 @@ export function update(
     r.cas,
     res,
   );
+  countStore(c, store, st, mode === Mode.Cas, res.handle, buf, ks, kl);
   switch (st) {
-    case Status.Stored: {
-      const cls = store.classOf(res.handle);
-      c.slab.cmd_set[cls]++;
-      if (mode === Mode.Cas) {
-        c.cas_hits++;
-        c.slab.cas_hits[cls]++;
-      }
+    case Status.Stored:
       success(s, r, res.cas);
       break;
-    }
-    case Status.Exists: {
-      c.cas_badval++;
-      const h = store.peek(buf, ks, kl);
-      if (h >= 0) c.slab.cas_badval[store.classOf(h)]++;
+    case Status.Exists:
       error(s, r, St.KeyEexists);
       break;
-    }
     case Status.NotFound:
-      c.cas_misses++;
       error(s, r, St.KeyEnoent);
       break;
     case Status.NoMemory:
