@@ -29,7 +29,7 @@ import {
   Kind,
 } from "../budget.ts";
 import type { Context } from "../protocol/context.ts";
-import { REF_SLICE } from "./sendout.ts";
+import { STAGE_SLICE } from "./sendout.ts";
 import {
   clearRefs,
   type OutBuf,
@@ -228,7 +228,7 @@ export function createBuffers<C extends Buffered>(
         budget.give(c.info.id, Kind.Response, c.stage.length);
       }
       // One slice at most: sendout.ts never stages more.
-      c.stage = new Uint8Array(Math.max(n, Math.min(REF_SLICE, 2 * n)));
+      c.stage = new Uint8Array(Math.max(n, Math.min(STAGE_SLICE, 2 * n)));
       budget.charge(c.info.id, Kind.Response, c.stage.length);
       return c.stage;
     },

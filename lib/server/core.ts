@@ -53,6 +53,8 @@ export interface Transport {
    * out without a copy (`sendout.ts`).
    */
   sendNow?(buf: Uint8Array, len: number): number;
+  /** With {@link sendNow}: calls {@link Core.flushed} once the socket has room. */
+  awaitWritable?(): void;
   /**
    * Stops (true) or resumes (false) reading this connection: the memory
    * budget is spent. While stopped, {@link Core.room} may return an empty

@@ -7,11 +7,13 @@
  *
  * A referenced item may be rewritten or evicted while a slow client is
  * still reading it (memcached holds a reference count; this store does
- * not). So each slice is checked before it goes out, and whatever of it
- * the socket does not take at once is copied to the connection's staging
- * buffer (at most one slice) before control returns to the loop: the bytes
- * that reach the client are always those checked. When the item changed
- * between two slices the connection is closed: the client sees a dropped
+ * not). So the item is checked before every write of its bytes: a
+ * transport with synchronous writes (epoll: `sendNow`, `awaitWritable`)
+ * writes straight from the page and asks to be woken when the socket has
+ * room, then checks again; one with asynchronous writes (portable) gets a
+ * copy of each {@link STAGE_SLICE} in the connection's staging buffer. The
+ * bytes that reach the client are always those just checked; when the item
+ * changed mid-reply the connection is closed: the client sees a dropped
  * connection, never a wrong or mixed value.
  * @module
  */
@@ -21,6 +23,8 @@ import type { OutBuf } from "../protocol/outbuf.ts";
 
 /** Largest piece of a referenced value handed to the transport at once. */
 export const REF_SLICE = 256 * 1024;
+/** Largest copy staged for a transport that writes asynchronously. */
+export const STAGE_SLICE = 64 * 1024;
 
 /** What sending needs of the core. */
 export interface SendEnv<C> {
@@ -37,6 +41,8 @@ export interface Sending {
     send(buf: Uint8Array, len: number): boolean;
     /** Writes what the socket takes now, synchronously; bytes taken. */
     sendNow?(buf: Uint8Array, len: number): number;
+    /** Calls the core's `flushed` once the socket has room again. */
+    awaitWritable?(): void;
   };
   blocked: boolean;
   dead: boolean;
@@ -86,20 +92,28 @@ export function sendPieces<C extends Sending>(c: C, env: SendEnv<C>): boolean {
         env.close(c);
         return false;
       }
-      n = Math.min(REF_SLICE, o.refLen[k] - c.off);
+      const t = c.transport;
+      const direct = t.sendNow !== undefined && t.awaitWritable !== undefined;
+      n = Math.min(direct ? REF_SLICE : STAGE_SLICE, o.refLen[k] - c.off);
       const s0 = o.refStart[k] + c.off;
       const src = o.refSrc[k];
-      const now = c.transport.sendNow?.(src.subarray(s0, s0 + n), n) ?? 0;
-      if (c.dead) return false;
-      c.off += now;
-      n -= now;
-      if (n === 0) {
+      if (direct) {
+        const now = t.sendNow!(src.subarray(s0, s0 + n), n);
+        if (c.dead) return false;
+        c.off += now;
+        c.inflight = 0;
+        if (now < n) {
+          // Socket full: wait for room, then check the item again.
+          t.awaitWritable!();
+          c.blocked = true;
+          return false;
+        }
         advance(c);
         continue;
       }
-      // The rest waits for the socket: freeze it (the item may change).
+      // The write reads the bytes later: freeze them (the item may change).
       piece = env.stage(c, n);
-      piece.set(src.subarray(s0 + now, s0 + now + n));
+      piece.set(src.subarray(s0, s0 + n));
     }
     c.inflight = n;
     if (!c.transport.send(piece, n)) {

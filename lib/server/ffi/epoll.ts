@@ -173,6 +173,12 @@ export function serveEpoll(
         }
         return off;
       },
+      awaitWritable() {
+        // An empty pending send: onWritable finds it done and reports.
+        k.buf = NOTHING;
+        k.len = k.sent = 0;
+        if (socks[k.fd] === k) ctl(C.EPOLL_CTL_MOD, k.fd, C.EPOLLOUT);
+      },
       hold(on) {
         k.held = on;
         // While a send is pending only EPOLLOUT is watched; onWritable
@@ -317,3 +323,4 @@ export function serveEpoll(
 }
 
 const ONE = new Uint8Array([1, 0, 0, 0]);
+const NOTHING = new Uint8Array(0);
