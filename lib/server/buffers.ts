@@ -87,6 +87,12 @@ export interface Buffers {
   sent(c: Buffered): number;
   /** All input consumed: drops a large input buffer. */
   idleInput(c: Buffered): void;
+  /**
+   * A send is blocked with all input consumed: the input buffer goes until
+   * the client can take replies again (a client that never reads holds only
+   * its queued replies, as in memcached, which frees idle read buffers).
+   */
+  parkInput(c: Buffered): void;
   /** After a batch: stop reading `c` if the budget is spent and it holds much. */
   afterBatch(c: Buffered): void;
   /** A staging buffer of at least `n` bytes for `c`, charged, until the batch is out. */
@@ -159,6 +165,7 @@ export function createBuffers<C extends Buffered>(
       return Math.min(cfg.maxOutputBytes, Math.max(OUT_FLOOR, left));
     },
     room(c) {
+      if (c.inBuf.length === 0) c.inBuf = new Uint8Array(INITIAL); // parked
       if (c.want > c.inBuf.length) {
         // A data block was granted its room: size the buffer to it once.
         const nb = new Uint8Array(c.want);
@@ -213,6 +220,17 @@ export function createBuffers<C extends Buffered>(
       if (c.inCharged > keep) {
         budget.give(c.info.id, Kind.ReadBuf, c.inCharged - keep);
         c.inCharged = keep;
+        relieve();
+      }
+    },
+    parkInput(c) {
+      if (c.start !== c.end || c.inBuf.length === 0) return;
+      c.start = c.end = 0;
+      c.want = 0;
+      c.inBuf = EMPTY;
+      if (c.inCharged > 0) {
+        budget.give(c.info.id, Kind.ReadBuf, c.inCharged);
+        c.inCharged = 0;
         relieve();
       }
     },

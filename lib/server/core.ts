@@ -190,7 +190,10 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (pendingBytes(s.out) > 0) {
         c.info.state = "conn_mwrite";
         c.seg = c.off = 0;
-        if (!sendPieces(c, env)) return;
+        if (!sendPieces(c, env)) {
+          if (!c.dead) mem.parkInput(c);
+          return;
+        }
         sent(c);
       }
       if (used === 0 || c.start === c.end || s.close) break;

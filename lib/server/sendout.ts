@@ -23,8 +23,16 @@ import type { OutBuf } from "../protocol/outbuf.ts";
 
 /** Largest piece of a referenced value handed to the transport at once. */
 export const REF_SLICE = 256 * 1024;
+/**
+ * Bytes one connection may write per turn on a synchronous transport before
+ * it waits for the next writable event: a client fetching a big pipeline
+ * cannot hold the loop while others wait (memcached's reqs_per_event).
+ */
+export const TURN_BYTES = 1024 * 1024;
+/** `inflight` when the transport was only asked to wake us (no piece out). */
+const WOKEN = -1;
 /** Largest copy staged for a transport that writes asynchronously. */
-export const STAGE_SLICE = 64 * 1024;
+export const STAGE_SLICE = 32 * 1024;
 
 /** What sending needs of the core. */
 export interface SendEnv<C> {
@@ -73,7 +81,15 @@ function refValid(store: Store, o: OutBuf, k: number): boolean {
  */
 export function sendPieces<C extends Sending>(c: C, env: SendEnv<C>): boolean {
   const o = c.session.out;
+  const t = c.transport;
+  let turn = 0;
   while (c.seg <= 2 * o.nrefs) {
+    if (turn > TURN_BYTES && t.awaitWritable !== undefined) {
+      t.awaitWritable(); // the rest on a later turn
+      c.inflight = WOKEN;
+      c.blocked = true;
+      return false;
+    }
     const k = c.seg >> 1;
     let piece: Uint8Array;
     let n: number;
@@ -92,7 +108,6 @@ export function sendPieces<C extends Sending>(c: C, env: SendEnv<C>): boolean {
         env.close(c);
         return false;
       }
-      const t = c.transport;
       const direct = t.sendNow !== undefined && t.awaitWritable !== undefined;
       n = Math.min(direct ? REF_SLICE : STAGE_SLICE, o.refLen[k] - c.off);
       const s0 = o.refStart[k] + c.off;
@@ -100,9 +115,10 @@ export function sendPieces<C extends Sending>(c: C, env: SendEnv<C>): boolean {
       if (direct) {
         const now = t.sendNow!(src.subarray(s0, s0 + n), n);
         if (c.dead) return false;
+        turn += now;
         c.off += now;
-        c.inflight = 0;
         if (now < n) {
+          c.inflight = WOKEN;
           // Socket full: wait for room, then check the item again.
           t.awaitWritable!();
           c.blocked = true;
@@ -116,7 +132,8 @@ export function sendPieces<C extends Sending>(c: C, env: SendEnv<C>): boolean {
       piece.set(src.subarray(s0, s0 + n));
     }
     c.inflight = n;
-    if (!c.transport.send(piece, n)) {
+    turn += n;
+    if (!t.send(piece, n)) {
       if (!c.dead) c.blocked = true;
       return false;
     }
@@ -128,6 +145,10 @@ export function sendPieces<C extends Sending>(c: C, env: SendEnv<C>): boolean {
 
 /** The piece in flight (`c.inflight` bytes) is out: moves to the next one. */
 export function advance(c: Sending): void {
+  if (c.inflight === WOKEN) {
+    c.inflight = 0; // nothing was in flight: go on where we stopped
+    return;
+  }
   if ((c.seg & 1) === 1) {
     const o = c.session.out;
     c.off += c.inflight;
