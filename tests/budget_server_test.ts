@@ -200,3 +200,78 @@ ioTest(
     }
   },
 );
+
+ioTest(
+  "budget: a line past the budget stops reads until memory frees",
+  async (io) => {
+    const srv = await spawnServer(
+      ["-m", "64", "-I", "4m", "--conn-memory=1"],
+      { io },
+    );
+    if (!srv) return void skip("cannot start server");
+    let a: Raw | null = null;
+    let b: Raw | null = null;
+    try {
+      // a: a 900 KB value, half sent, is granted its room and holds it.
+      a = await raw(srv.port);
+      const v = value(3, 900_000);
+      await a.send(`set a 0 0 ${v.length}\r\n${v.slice(0, 450_000)}`);
+      await settle(200);
+      // b: a 300 KB get line needs more than is left: b's reads stop.
+      b = await raw(srv.port);
+      const keys = Array.from({ length: 40_000 }, (_, i) => `k${i}`).join(" ");
+      const line = `get ${keys} a\r\n`;
+      assert.ok(line.length > 200_000);
+      const sending = b.send(line);
+      assert.equal(await b.drain(500), "", "b is not answered while a holds");
+      // a completes: its buffer returns, b resumes and is answered.
+      await a.send(`${v.slice(450_000)}\r\n`);
+      assert.equal(await a.until("\r\n", 10_000), "STORED\r\n");
+      await sending;
+      const got = await b.until("END\r\n", 10_000);
+      assert.equal(got, `VALUE a 0 ${v.length}\r\n${v}\r\nEND\r\n`);
+    } finally {
+      a?.close();
+      b?.close();
+      await settle();
+      await srv.stop();
+    }
+  },
+);
+
+ioTest(
+  "budget: a half-sent set holding the budget is closed when it stays spent",
+  async (io) => {
+    const srv = await spawnServer(
+      ["-m", "64", "-I", "4m", "--conn-memory=2"],
+      { io },
+    );
+    if (!srv) return void skip("cannot start server");
+    let a: Raw | null = null;
+    let b: Raw | null = null;
+    try {
+      a = await raw(srv.port);
+      const n = 2_030_000;
+      await a.send(`set a 0 0 ${n}\r\n${"x".repeat(1000)}`);
+      await settle(300);
+      b = await raw(srv.port);
+      await b.send(`set b 0 0 ${n}\r\n`);
+      assert.equal(
+        await b.until("\r\n"),
+        "SERVER_ERROR out of memory storing object\r\n",
+      );
+      await b.send("x".repeat(n) + "\r\n");
+      // Spent for 5 s with a sending nothing: a is closed.
+      assert.ok(await a.closed(10_000), "the offender is closed");
+      await b.send(`set b 0 0 ${n}\r\n${"y".repeat(n)}\r\n`);
+      assert.equal(await b.until("\r\n", 10_000), "STORED\r\n");
+      const st = await stats(srv.port);
+      assert.equal(st.get("response_obj_oom"), "1");
+    } finally {
+      a?.close();
+      b?.close();
+      await settle();
+      await srv.stop();
+    }
+  },
+);
