@@ -72,9 +72,12 @@ ioTest("budget: a set past the budget is refused and swallowed", async (io) => {
 });
 
 ioTest("budget: binary set past the budget gets Enomem", async (io) => {
-  const srv = await spawnServer(["-m", "64", "-I", "8m", "--conn-memory=2"], {
-    io,
-  });
+  const srv = await spawnServer(
+    ["-m", "64", "-I", "8m", "-o", "conn_memory=2"],
+    {
+      io,
+    },
+  );
   if (!srv) return void skip("cannot start server");
   const conn = await Deno.connect({ port: srv.port, hostname: "127.0.0.1" });
   try {
