@@ -9,9 +9,11 @@
  * intact block plus a clear report — never a crash, never unchecked data.
  *
  * Consistency: items are copied out of the store through its resumable
- * scan cursor, synchronously one block (~4 MiB, or 32 Ki chunks) at a time,
- * and each block is written before the next is copied, so a large cache
- * never stalls the event loop for long nor is duplicated in memory. At exit no client is connected, so the file is an exact image. A
+ * scan cursor in batches (a block of ~4 MiB, 32 Ki chunks or ~2 ms of
+ * copying, whichever ends first), and each block is written before the next
+ * is copied, so a large cache never stalls the event loop for long nor is
+ * duplicated in memory. At exit no client is connected, so the file is an
+ * exact image. A
  * periodic snapshot taken while clients write is "fuzzy": an item changed
  * during the snapshot may be saved in its old or its new state, and an item
  * moved by a rewrite can appear twice (the later copy, which wins on load, is
@@ -37,6 +39,11 @@ export const BLOCK_BYTES = 4 * 1024 * 1024;
 const SCAN_CHUNKS = 64;
 /** Chunks a batch looks at at most before it yields to client work. */
 const BATCH_CHUNKS = 32_768;
+/**
+ * Milliseconds a batch may copy for before it yields: copying 4 MiB of
+ * small items takes tens of ms, so a batch stops early on time.
+ */
+const BATCH_MS = 2;
 
 function yieldLoop(): Promise<void> {
   return new Promise((r) => setTimeout(r, 0));
@@ -158,9 +165,10 @@ export async function saveSnapshot(
     let cursor: number = Cursor.Start;
     while (cursor !== Cursor.Done) {
       let looked = 0;
+      const t0 = performance.now();
       while (
         cursor !== Cursor.Done && sealedBytes < blockBytes &&
-        looked < BATCH_CHUNKS
+        looked < BATCH_CHUNKS && performance.now() - t0 < BATCH_MS
       ) {
         cursor = store.scan(cursor, SCAN_CHUNKS, copy);
         looked += SCAN_CHUNKS;
