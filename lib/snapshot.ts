@@ -24,6 +24,7 @@
 import { Cursor, type Store } from "./store/types.ts";
 import {
   BLOCK_HEADER,
+  crc32Update,
   encodeBlockHeader,
   encodeFileHeader,
   encodeItemHeader,
@@ -68,9 +69,17 @@ export function tmpPath(path: string): string {
   return `${path}.tmp`;
 }
 
+/**
+ * Bytes one file write hands over at most: a write copies into the page
+ * cache on the event loop's thread (4 MiB held it ~10 ms here).
+ */
+const WRITE_BYTES = 256 * 1024;
+
 async function writeAll(f: Deno.FsFile, b: Uint8Array): Promise<void> {
   let off = 0;
-  while (off < b.length) off += await f.write(b.subarray(off));
+  while (off < b.length) {
+    off += await f.write(b.subarray(off, off + WRITE_BYTES));
+  }
 }
 
 function syncDir(path: string): void {
@@ -119,10 +128,29 @@ export async function saveSnapshot(
     let count = 0;
     let sealed: Uint8Array[] = [];
     let sealedBytes = 0;
+    // The block's checksum is kept up to date batch by batch (checksumming
+    // 4 MiB at once would hold the loop for ~10 ms).
+    let crc = 0xffffffff;
+    let crcAt = BLOCK_HEADER;
+    const advanceCrc = () => {
+      crc = crc32Update(crc, out, crcAt, used);
+      crcAt = used;
+    };
     const seal = () => {
       if (count === 0) return;
+      advanceCrc();
       const payload = out.subarray(BLOCK_HEADER, used);
-      encodeBlockHeader(out, 0, TAG_BLOCK, payload, payload.length, count);
+      encodeBlockHeader(
+        out,
+        0,
+        TAG_BLOCK,
+        payload,
+        payload.length,
+        count,
+        (crc ^ 0xffffffff) >>> 0,
+      );
+      crc = 0xffffffff;
+      crcAt = BLOCK_HEADER;
       sealed.push(out.subarray(0, used));
       sealedBytes += used;
       items += count;
@@ -173,6 +201,7 @@ export async function saveSnapshot(
         cursor = store.scan(cursor, SCAN_CHUNKS, copy);
         looked += SCAN_CHUNKS;
       }
+      advanceCrc();
       if (cursor === Cursor.Done) seal();
       const batch = sealed;
       sealed = [];
