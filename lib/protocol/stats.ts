@@ -66,6 +66,17 @@ function emit(s: Session, rows: Row[], prefix = ""): void {
   putText(s.out, out + "END\r\n");
 }
 
+/** Connection buffer rows without a connection core (an idle memcached's). */
+const NO_BUDGET: Row[] = [
+  ["response_obj_oom", 0],
+  ["response_obj_count", 0],
+  ["response_obj_bytes", 0],
+  ["read_buf_count", 0],
+  ["read_buf_bytes", 0],
+  ["read_buf_bytes_free", 0],
+  ["read_buf_oom", 0],
+];
+
 function seconds(us: number): string {
   return (us / 1e6).toFixed(6);
 }
@@ -96,13 +107,7 @@ export function generalStats(s: Session): Row[] {
     ["total_connections", c.total_connections],
     ["rejected_connections", c.rejected_connections],
     ["connection_structures", c.curr_connections],
-    ["response_obj_oom", 0],
-    ["response_obj_count", 0],
-    ["response_obj_bytes", 0],
-    ["read_buf_count", 0],
-    ["read_buf_bytes", 0],
-    ["read_buf_bytes_free", 0],
-    ["read_buf_oom", 0],
+    ...(ctx.budget?.statRows() ?? NO_BUDGET),
     ["reserved_fds", 0],
     ["cmd_get", c.cmd_get],
     ["cmd_set", c.cmd_set],
@@ -234,7 +239,7 @@ export function settingsStats(s: Session): Row[] {
     ["idle_timeout", cfg.idleTimeout],
     ["watcher_logbuf_size", 0],
     ["worker_logbuf_size", 0],
-    ["read_buf_mem_limit", 0],
+    ["read_buf_mem_limit", Math.floor((s.ctx.budget?.limit ?? 0) / 1048576)],
     ["track_sizes", "no"],
     ["inline_ascii_response", "no"],
     ["ext_item_size", 512],

@@ -29,9 +29,9 @@ export function feedBinary(
   end: number,
 ): number {
   let p = start;
-  const maxOut = s.ctx.config.maxOutputBytes;
+  const maxOut = s.outLimit;
   while (p < end && !s.close) {
-    if (s.out.len > maxOut) break;
+    if (s.out.len + s.out.refBytes > maxOut) break;
     if (s.swallow > 0) {
       const n = Math.min(s.swallow, end - p);
       s.swallow -= n;
@@ -56,6 +56,7 @@ export function feedBinary(
         dump(`<${s.id} Read binary protocol data:`, `<${s.id}   `, buf, p),
       );
     }
+    s.lineStart = p;
     const r = req;
     r.opcode = buf[p + 1];
     r.cmd = LOUD[r.opcode];
