@@ -10,6 +10,7 @@
  */
 
 import {
+  type CliResult,
   DENOCACHED_VERSION,
   EX_USAGE,
   HELP,
@@ -23,6 +24,21 @@ import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
 import { fitFdLimit } from "./lib/server/fdlimit.ts";
 import { EpollUnavailable } from "./lib/server/ffi/backend.ts";
+import {
+  dropPrivileges,
+  identityUnsupported,
+} from "./lib/server/ffi/identity.ts";
+import {
+  daemonize,
+  daemonPermission,
+  tellParentReady,
+} from "./lib/ops/daemon.ts";
+import {
+  pidFilePermissions,
+  removePidFile,
+  writePidFile,
+} from "./lib/ops/pidfile.ts";
+import { EX_NOPERM, missingPermission } from "./lib/features.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -42,6 +58,36 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   for (const note of cli.notes) console.error(`denocached: ${note}`);
+  const x = cli.extra;
+  const refuse = (why: string | null) => {
+    if (why !== null) console.error(`denocached: ${why}`);
+    return why !== null;
+  };
+  if (x.daemon && !x.daemonized) {
+    const why = missingPermission(
+      "-d",
+      [daemonPermission()],
+      "it starts the server again in the background",
+    );
+    if (refuse(why)) return EX_NOPERM;
+    const { paths, hosts } = grantsUsed(cli);
+    return await daemonize(args, cli.config.verbose > 0, paths, hosts);
+  }
+  if (x.user !== null) {
+    if (refuse(identityUnsupported())) return EX_USAGE;
+    const why = missingPermission(
+      `-u ${x.user}`,
+      [{ name: "ffi" }],
+      "it switches user through libc setgid/setuid",
+    );
+    if (refuse(why)) return EX_NOPERM;
+  }
+  if (
+    x.pidFile !== null &&
+    refuse(missingPermission(`-P ${x.pidFile}`, pidFilePermissions(x.pidFile)))
+  ) {
+    return EX_NOPERM;
+  }
   let extras;
   try {
     extras = setupExtras(cli);
@@ -82,6 +128,20 @@ async function main(args: string[]): Promise<number> {
       `denocached: portable I/O: ${why}`,
     );
   }
+  if (x.user !== null) {
+    // After binding (a port below 1024 needs root), before anything else.
+    const r = dropPrivileges(x.user);
+    if (!r.ok) {
+      console.error(`denocached: ${r.message}`);
+      await server.close();
+      extras.stop();
+      return r.code;
+    }
+  }
+  if (x.pidFile !== null) {
+    const err = writePidFile(x.pidFile, Deno.pid);
+    if (err !== null) console.error(`denocached: ${err}`);
+  }
   extras.started(server);
   const stop = () => void server.close();
   const ignore = () => {};
@@ -99,10 +159,38 @@ async function main(args: string[]): Promise<number> {
       `denocached listening on ${cli.config.listen}:${server.port} (${server.io})`,
     );
   }
+  if (x.daemonized) tellParentReady();
   await server.finished;
   for (const [sig, fn] of listeners) unlisten(sig, fn);
   extras.stop();
+  if (x.pidFile !== null) {
+    const err = removePidFile(x.pidFile, Deno.pid);
+    if (err !== null) console.error(`denocached: ${err}`);
+  }
   return extras.exitCode();
+}
+
+/**
+ * The files and hosts the server uses, for a `-d` child started by a
+ * process with partial grants (`--allow-read=FILE`...).
+ */
+function grantsUsed(cli: CliResult): { paths: string[]; hosts: string[] } {
+  const x = cli.extra;
+  const c = cli.config;
+  const paths = [
+    x.snapshot,
+    x.snapshot && `${x.snapshot}.tmp`,
+    x.pidFile,
+    x.pidFile && `${x.pidFile}.tmp`,
+    c.unixSocket,
+    x.sslChainCert,
+    x.sslKey,
+    x.authFile,
+    x.saslPwdb,
+  ].filter((p): p is string => typeof p === "string" && p !== "");
+  const hosts = [c.listen, `${c.listen}:${c.port}`];
+  if (c.metrics) hosts.push(`${c.metrics.hostname}:${c.metrics.port}`);
+  return { paths, hosts };
 }
 
 /** Adds a signal listener; platforms without that signal are skipped. */

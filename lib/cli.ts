@@ -46,6 +46,14 @@ export interface CliExtra {
   sasl: boolean;
   /** `--sasl-pwdb FILE` or MEMCACHED_SASL_PWDB: `user:password` lines. */
   saslPwdb: string | null;
+  /** `-P FILE`: write the pid there (removed on a graceful exit). */
+  pidFile: string | null;
+  /** `-d`: run in the background. */
+  daemon: boolean;
+  /** Internal: this process is the background server `-d` started. */
+  daemonized: boolean;
+  /** `-u USER`: drop root to USER once the listeners are bound. */
+  user: string | null;
 }
 
 /** A usage error: print the message and exit with {@link EX_USAGE}. */
@@ -87,6 +95,10 @@ Usage: denocached [options]
                                uses 9150); also -o metrics=, metrics_max_conns=
       --snapshot=<file>        save items on exit, load them at start
       --snapshot-interval=<s>  also save every <s> seconds
+  -d, --daemon                 run in the background (needs --allow-run)
+  -P, --pidfile=<file>         write the pid there; removed on a clean exit
+  -u, --user=<user>            when started as root, become <user> once the
+                               listeners are bound (needs --allow-ffi)
       --single                 serve one connection, then exit (profiling)
       --io=<auto|portable|epoll>  transport (default: auto = epoll on
                                Linux x86_64/aarch64 with --allow-ffi, else
@@ -95,8 +107,8 @@ Usage: denocached [options]
   -V, --version                print version and exit
   -h, --help                   print this help and exit
 
-Accepted for compatibility, without effect: -d, -u <user>, -t <threads>,
--U 0, -P <file>, -k, -r, -R <num>, -C, -b <num>, -L, -M.
+Accepted for compatibility, without effect: -t <threads>, -U 0, -k, -r,
+-R <num>, -C, -b <num>, -L, -M.
 `;
 
 function parseSize(v: string, flag: string): number {
@@ -122,6 +134,55 @@ function parseIntFlag(
   return n;
 }
 
+/** Every flag, as `node:util` parseArgs takes them. */
+const OPTIONS = {
+  port: { type: "string", short: "p" },
+  listen: { type: "string", short: "l" },
+  "unix-socket": { type: "string", short: "s" },
+  "unix-mask": { type: "string", short: "a" },
+  "memory-limit": { type: "string", short: "m" },
+  "conn-limit": { type: "string", short: "c" },
+  "max-item-size": { type: "string", short: "I" },
+  "slab-growth-factor": { type: "string", short: "f" },
+  "enable-shutdown": { type: "boolean", short: "A" },
+  "disable-flush-all": { type: "boolean", short: "F" },
+  "auth-file": { type: "string", short: "Y" },
+  "enable-ssl": { type: "boolean", short: "Z" },
+  "enable-sasl": { type: "boolean", short: "S" },
+  "sasl-pwdb": { type: "string" },
+  extended: { type: "string", short: "o", multiple: true },
+  snapshot: { type: "string" },
+  metrics: { type: "string" },
+  "snapshot-interval": { type: "string" },
+  "conn-memory": { type: "string" },
+  single: { type: "boolean" },
+  io: { type: "string" },
+  verbose: { type: "boolean", short: "v", multiple: true },
+  version: { type: "boolean", short: "V" },
+  help: { type: "boolean", short: "h" },
+  daemon: { type: "boolean", short: "d" },
+  user: { type: "string", short: "u" },
+  threads: { type: "string", short: "t" },
+  "udp-port": { type: "string", short: "U" },
+  pidfile: { type: "string", short: "P" },
+  "lock-memory": { type: "boolean", short: "k" },
+  "enable-coredumps": { type: "boolean", short: "r" },
+  "max-reqs-per-event": { type: "string", short: "R" },
+  "disable-cas": { type: "boolean", short: "C" },
+  "listen-backlog": { type: "string", short: "b" },
+  protocol: { type: "string", short: "B" },
+  "enable-largepages": { type: "boolean", short: "L" },
+  "disable-evictions": { type: "boolean", short: "M" },
+  daemonized: { type: "boolean" },
+} as const;
+
+/** Short flags that take a value (e.g. `p` for `-p 11211`). */
+export const SHORT_WITH_VALUE: ReadonlySet<string> = new Set(
+  Object.values(OPTIONS).flatMap((o) =>
+    o.type === "string" && "short" in o ? [o.short] : []
+  ),
+);
+
 /** Parses `args` into a configuration; throws {@link UsageError}. */
 export function parseCli(args: string[]): CliResult {
   let parsed;
@@ -130,45 +191,7 @@ export function parseCli(args: string[]): CliResult {
       args,
       strict: true,
       allowPositionals: false,
-      options: {
-        port: { type: "string", short: "p" },
-        listen: { type: "string", short: "l" },
-        "unix-socket": { type: "string", short: "s" },
-        "unix-mask": { type: "string", short: "a" },
-        "memory-limit": { type: "string", short: "m" },
-        "conn-limit": { type: "string", short: "c" },
-        "max-item-size": { type: "string", short: "I" },
-        "slab-growth-factor": { type: "string", short: "f" },
-        "enable-shutdown": { type: "boolean", short: "A" },
-        "disable-flush-all": { type: "boolean", short: "F" },
-        "auth-file": { type: "string", short: "Y" },
-        "enable-ssl": { type: "boolean", short: "Z" },
-        "enable-sasl": { type: "boolean", short: "S" },
-        "sasl-pwdb": { type: "string" },
-        extended: { type: "string", short: "o", multiple: true },
-        snapshot: { type: "string" },
-        metrics: { type: "string" },
-        "snapshot-interval": { type: "string" },
-        "conn-memory": { type: "string" },
-        single: { type: "boolean" },
-        io: { type: "string" },
-        verbose: { type: "boolean", short: "v", multiple: true },
-        version: { type: "boolean", short: "V" },
-        help: { type: "boolean", short: "h" },
-        daemon: { type: "boolean", short: "d" },
-        user: { type: "string", short: "u" },
-        threads: { type: "string", short: "t" },
-        "udp-port": { type: "string", short: "U" },
-        "pidfile": { type: "string", short: "P" },
-        "lock-memory": { type: "boolean", short: "k" },
-        "enable-coredumps": { type: "boolean", short: "r" },
-        "max-reqs-per-event": { type: "string", short: "R" },
-        "disable-cas": { type: "boolean", short: "C" },
-        "listen-backlog": { type: "string", short: "b" },
-        protocol: { type: "string", short: "B" },
-        "enable-largepages": { type: "boolean", short: "L" },
-        "disable-evictions": { type: "boolean", short: "M" },
-      },
+      options: OPTIONS,
     });
   } catch (e) {
     // node's parseArgs explains some errors over several lines (e.g.
@@ -188,6 +211,10 @@ export function parseCli(args: string[]): CliResult {
     snapshotInterval: 0,
     sasl: false,
     saslPwdb: null,
+    pidFile: v.pidfile ?? null,
+    daemon: v.daemon ?? false,
+    daemonized: v.daemonized ?? false,
+    user: v.user ?? null,
   };
   if (v.help) return { action: "help", config, notes, extra };
   if (v.version) return { action: "version", config, notes, extra };
@@ -294,10 +321,6 @@ export function parseCli(args: string[]): CliResult {
       1 << 30,
     );
   }
-  if (v.daemon) notes.push("-d: not daemonizing; run under a supervisor");
-  if (v.user !== undefined) {
-    notes.push("-u: ignored; start as the user you want");
-  }
   if (v.threads !== undefined) {
     parseIntFlag(v.threads, "-t", 1, 1024);
     notes.push("-t: ignored; one event loop serves all connections");
@@ -307,7 +330,6 @@ export function parseCli(args: string[]): CliResult {
   }
   for (
     const f of [
-      "pidfile",
       "lock-memory",
       "enable-coredumps",
       "max-reqs-per-event",

@@ -32,20 +32,73 @@ export class SetupError extends Error {
   }
 }
 
+/**
+ * Exit code for every "not permitted" start failure: a Deno permission the
+ * feature asked for is missing (sysexits EX_NOPERM).
+ */
+export const EX_NOPERM = 77;
+
+/** The `--allow-*` flag that grants `d`. */
+function flagFor(d: Deno.PermissionDescriptor): string {
+  const which = "path" in d && d.path !== undefined
+    ? String(d.path)
+    : "host" in d && d.host !== undefined
+    ? d.host
+    : "command" in d && d.command !== undefined
+    ? String(d.command)
+    : "";
+  return which === "" ? `--allow-${d.name}` : `--allow-${d.name}=${which}`;
+}
+
+/**
+ * The one message for a feature that lacks permissions: null when all of
+ * `wanted` are granted, else "FEATURE needs --allow-x=... --allow-y=..."
+ * naming every missing grant (exit with {@link EX_NOPERM}).
+ */
+export function missingPermission(
+  feature: string,
+  wanted: Deno.PermissionDescriptor[],
+  why = "",
+): string | null {
+  const missing = wanted.filter((d) =>
+    Deno.permissions.querySync(d).state !== "granted"
+  );
+  if (missing.length === 0) return null;
+  // One flag per kind, listing all its paths (Deno takes a comma list).
+  const byKind = new Map<string, string[]>();
+  for (const d of missing) {
+    const f = flagFor(d);
+    const eq = f.indexOf("=");
+    const kind = eq < 0 ? f : f.slice(0, eq);
+    const list = byKind.get(kind) ?? [];
+    if (eq >= 0) list.push(f.slice(eq + 1));
+    byKind.set(kind, list);
+  }
+  const flags = [...byKind].map(([k, l]) =>
+    l.length === 0 ? k : `${k}=${l.join(",")}`
+  );
+  const because = why === "" ? "" : `: ${why}`;
+  return `${feature} needs ${flags.join(" ")} (not permitted${because})`;
+}
+
+/** Throws {@link SetupError} ({@link EX_NOPERM}) unless `wanted` are granted. */
+function requirePermission(
+  feature: string,
+  wanted: Deno.PermissionDescriptor[],
+): void {
+  const why = missingPermission(feature, wanted);
+  if (why !== null) throw new SetupError(why, EX_NOPERM);
+}
+
 /** Throws unless read and write of `path` and its temporary file are granted. */
 function checkSnapshotPerms(path: string): void {
   const tmp = tmpPath(path);
-  for (const name of ["read", "write"] as const) {
-    for (const p of [path, tmp]) {
-      if (Deno.permissions.querySync({ name, path: p }).state !== "granted") {
-        throw new SetupError(
-          `--snapshot ${path} needs --allow-read=${path},${tmp} ` +
-            `--allow-write=${path},${tmp} (or both on its directory)`,
-          77, // EX_NOPERM
-        );
-      }
-    }
-  }
+  requirePermission(`--snapshot ${path}`, [
+    { name: "read", path },
+    { name: "read", path: tmp },
+    { name: "write", path },
+    { name: "write", path: tmp },
+  ]);
 }
 
 /** What {@link setupExtras} hands back to `main`. */

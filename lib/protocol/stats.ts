@@ -33,6 +33,12 @@ const BAD_LINE = line("CLIENT_ERROR bad command line");
 const ILLEGAL_SLAB = line("CLIENT_ERROR Illegal slab id");
 /** memcached's cap on a `stats cachedump` reply (items.c). */
 const CACHEDUMP_MAX = 2 * 1024 * 1024;
+/**
+ * Items (live or dead) one `stats cachedump` looks at at most: as many as
+ * the shortest lines could fill the 2 MiB cap with, so a class full of
+ * flushed items is not walked to its end.
+ */
+const CACHEDUMP_LOOK = CACHEDUMP_MAX >>> 4;
 const ITEM_ = ascii("ITEM ");
 const BRACKET = ascii(" [");
 const B_ = ascii(" b; ");
@@ -426,6 +432,6 @@ function cachedump(s: Session, buf: Uint8Array): void {
     putUint(o, exp);
     putBytes(o, S_);
     return ++n !== limit;
-  });
+  }, CACHEDUMP_LOOK);
   putBytes(o, R.END);
 }

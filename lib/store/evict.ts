@@ -95,14 +95,21 @@ function evictOne(s: StoreState, h: number, c: number): void {
   unlinkItem(s, h);
 }
 
-/** A page of class `c` that does not hold the pinned item (the next victim's first); 0 if none. */
+/**
+ * A page of class `c` that neither holds the pinned item nor is being
+ * drained (the next victim's first); 0 if none.
+ */
 function pickPage(s: StoreState, c: number): number {
   const pinPage = s.pin === 0 ? 0 : s.pin >>> s.cb;
+  const busy = s.drainPage;
   const tail = policyOldest(s, c);
-  if (tail !== 0 && tail >>> s.cb !== pinPage) return tail >>> s.cb;
+  if (tail !== 0) {
+    const tp = tail >>> s.cb;
+    if (tp !== pinPage && tp !== busy) return tp;
+  }
   const cls = s.pool.cls;
   for (let p = 1; p < cls.length; p++) {
-    if (cls[p] === c && p !== pinPage) return p;
+    if (cls[p] === c && p !== pinPage && p !== busy) return p;
   }
   return 0;
 }
@@ -152,30 +159,67 @@ function reassign(s: StoreState, c: number): boolean {
   return true;
 }
 
-/** Changes the memory limit, releasing pages (evicting their items) while over it. */
+/**
+ * Changes the memory limit; while over it, drains and releases pages,
+ * emptying at most `maxChunks` chunks now. True while still over the limit
+ * (go on with {@link shrink} between other work).
+ */
 export function setLimit(
   s: StoreState,
   limitBytes: number,
-  maxPages = Infinity,
+  maxChunks = Infinity,
 ): boolean {
   s.limitBytes = limitBytes;
-  return shrink(s, maxPages);
+  return shrink(s, maxChunks);
+}
+
+/** Page `p` leaves its class's carving and free list, to be drained. */
+function beginDrain(s: StoreState, p: number): void {
+  const c = s.pool.cls[p];
+  freeDropPage(s, c, p);
+  if (s.carvePage[c] === p) s.carvePage[c] = 0;
+  s.drainPage = p;
+  s.drainAt = 0;
 }
 
 /**
- * Releases up to `maxPages` pages while over the limit (each one drained
- * first); true if still over, so a caller can go on between other work.
+ * Shrinks toward the limit by at most `maxChunks` chunks: one page at a time
+ * is drained from a cursor (`s.drainPage`/`s.drainAt`, so a page of small
+ * items is emptied over many calls, never at once), then released. True
+ * while more remains (a page half drained, or still over the limit).
  */
-export function shrink(s: StoreState, maxPages: number): boolean {
-  for (let n = 0; n < maxPages; n++) {
-    if (s.stats.totalMalloced <= s.limitBytes || s.pool.count <= 1) {
-      return false;
+export function shrink(s: StoreState, maxChunks: number): boolean {
+  let budget = maxChunks;
+  const pool = s.pool;
+  for (;;) {
+    if (s.drainPage === 0) {
+      if (s.stats.totalMalloced <= s.limitBytes || pool.count <= 1) {
+        return false;
+      }
+      const v = victimPage(s, 0);
+      if (v === 0) return false;
+      beginDrain(s, v);
     }
-    const p = victimPage(s, 0);
-    if (p === 0) return false;
-    drainPage(s, p);
-    s.pool.release(p);
-    s.stats.totalMalloced -= s.pool.pageSize;
+    if (budget <= 0) return true;
+    const p = s.drainPage;
+    const c = pool.cls[p];
+    const n = pool.carved[p];
+    const u = pool.u32[p];
+    const cw = pool.cw[p];
+    const now = s.clock.now();
+    let i = s.drainAt;
+    for (; i < n && budget > 0; i++, budget--) {
+      if ((u[i * cw + META] & LINKED) === 0) continue;
+      const h = (p << s.cb) | i;
+      if (dead(s, u, i * cw, now)) reclaim(s, h);
+      else evictOne(s, h, c);
+    }
+    s.drainAt = i;
+    if (i < n) return true;
+    // Every chunk is empty and on no free list: the page can go.
+    s.drainPage = 0;
+    s.pages[c]--;
+    pool.release(p);
+    s.stats.totalMalloced -= pool.pageSize;
   }
-  return s.stats.totalMalloced > s.limitBytes && s.pool.count > 1;
 }

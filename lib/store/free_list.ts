@@ -14,8 +14,12 @@ import { type StoreState, u32Of, wordOf } from "./state.ts";
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
 const { HNEXT } = chunk;
 
-/** Adds the now empty chunk `h` to class `c`'s free list. */
+/**
+ * Adds the now empty chunk `h` to class `c`'s free list, unless its page is
+ * being drained (the page is leaving the class; see `evict.ts`).
+ */
 export function freePush(s: StoreState, h: number, c: number): void {
+  if (h >>> s.cb === s.drainPage) return;
   u32Of(s, h)[wordOf(s, h) + HNEXT] = s.freeHead[c];
   s.freeHead[c] = h;
   s.freeCount[c]++;

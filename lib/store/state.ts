@@ -74,6 +74,13 @@ export interface StoreState {
   // Sweep cursor.
   sweepPage: number;
   sweepChunk: number;
+  /**
+   * The page being drained to shrink under the limit (`evict.ts`); 0 =
+   * none. Its freed chunks go on no free list, so nothing refills it.
+   */
+  drainPage: number;
+  /** The next chunk of `drainPage` to empty. */
+  drainAt: number;
 }
 
 /** Builds the state of an empty store. */
@@ -121,6 +128,8 @@ export function createState(opts: StoreOptions): StoreState {
     pastFlushCas: 0,
     sweepPage: 1,
     sweepChunk: 0,
+    drainPage: 0,
+    drainAt: 0,
   };
 }
 
