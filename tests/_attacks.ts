@@ -175,7 +175,7 @@ async function measured(
   port: number,
   pid: number,
   seed: number,
-  attack: () => Promise<Attack>,
+  attack: () => Attack | Promise<Attack>,
   hold: number,
 ): Promise<Figures> {
   const rssBeforeMb = rssMb(pid);
@@ -242,7 +242,7 @@ export async function bigReaders(
   await put(port, "br:big", value);
   const header = `VALUE br:big 0 ${o.size}\r\n`.length;
   const want = header + o.size + 7;
-  return await measured(port, pid, 12, async () => {
+  return await measured(port, pid, 12, () => {
     let wrong = 0;
     const readers = [];
     for (let i = 0; i < o.conns; i++) {
