@@ -57,7 +57,12 @@ export function alloc(s: StoreState, c: number): number {
   // slice of the background sweep, which may free a chunk of this class.
   sweep(s, EVICT_SWEEP);
   if (s.freeHead[c] !== 0) return freePop(s, c);
-  if (s.items[c] > 0 && evictTail(s, c)) return freePop(s, c);
+  // A victim in the page being drained frees no chunk (the page is leaving
+  // its class), so go on to the next victim; each one empties a chunk of
+  // that page, so this ends within a page's worth (its drain then ends too).
+  while (s.items[c] > 0 && evictTail(s, c)) {
+    if (s.freeHead[c] !== 0) return freePop(s, c);
+  }
   if (reassign(s, c)) return carve(s, c);
   return 0;
 }
