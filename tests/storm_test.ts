@@ -8,7 +8,8 @@
  * stall of seconds fails the test.
  *
  * `DENOCACHED_STORM_TLS` (default 200), `DENOCACHED_STORM_SLOW` (500),
- * `DENOCACHED_STORM_MS` (slowloris duration, 3000) change the load.
+ * `DENOCACHED_STORM_MS` (slowloris duration, 3000) change the load;
+ * `DENOCACHED_STORM_MC_THREADS` memcached's `-t` (1).
  * @module
  */
 
@@ -20,6 +21,8 @@ const TLS_N = Number(Deno.env.get("DENOCACHED_STORM_TLS") ?? 200);
 const SLOW_N = Number(Deno.env.get("DENOCACHED_STORM_SLOW") ?? 500);
 const SLOW_MS = Number(Deno.env.get("DENOCACHED_STORM_MS") ?? 3000);
 const TLS_ROUNDS = 3;
+/** memcached's worker threads (`-t`); 1 matches our one event loop. */
+const MC_THREADS = Deno.env.get("DENOCACHED_STORM_MC_THREADS") ?? "1";
 /** A stall of seconds, never noise. */
 const STALL_MS = 3000;
 const KEYS = 32;
@@ -84,6 +87,17 @@ function rssMb(pid: number): number {
       /VmRSS:\s+(\d+)/,
     );
     return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system) process `pid` has used, in ms (0 if unreadable). */
+function cpuMs(pid: number): number {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]
+      .split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
   } catch {
     return 0;
   }
@@ -170,19 +184,24 @@ async function measure(
   const v = await victim(port, vals);
   try {
     const rss0 = rssMb(pid);
+    const cpu0 = cpuMs(pid);
     const t = await v.during(
       storm({ kind: "tls", port: tlsPort, ca, n: TLS_N, rounds: TLS_ROUNDS }),
     );
     const rss1 = rssMb(pid);
+    const cpu1 = cpuMs(pid);
     const s = await v.during(
       storm({ kind: "slowloris", port, n: SLOW_N, ms: SLOW_MS, dripMs: 100 }),
     );
     const rss2 = rssMb(pid);
+    const cpu2 = cpuMs(pid);
     const line = `${label}: ${TLS_ROUNDS}x${TLS_N} TLS handshakes: victim ` +
-      `p99 ${t.p99.toFixed(1)} ms, max ${t.max.toFixed(1)} ms (${t.n}); ` +
+      `p99 ${t.p99.toFixed(1)} ms, max ${t.max.toFixed(1)} ms (${t.n}), ` +
+      `server CPU ${cpu1 - cpu0} ms; ` +
       `${SLOW_N} slowloris: p99 ${s.p99.toFixed(1)} ms, max ${
         s.max.toFixed(1)
-      } ms (${s.n}); RSS ${rss0} -> ${rss1} -> ${rss2} MB`;
+      } ms (${s.n}), server CPU ${cpu2 - cpu1} ms; ` +
+      `RSS ${rss0} -> ${rss1} -> ${rss2} MB`;
     assert.ok(t.max < STALL_MS && s.max < STALL_MS, line);
     assert.ok(t.n > 0 && s.n > 0, line);
     return line;
@@ -247,7 +266,9 @@ ioTest("storms: TLS handshakes and slowloris beside memcached", async (io) => {
         pki.opt,
       ], mp); // deno-fmt-ignore
       try {
-        lines.push(await measure("memcached", mc.child.pid, mp, mt, pki.ca));
+        lines.push(
+          await measure(`memcached -t ${MC_THREADS}`, mc.child.pid, mp, mt, pki.ca),
+        );
       } finally {
         await mc.stop();
       }

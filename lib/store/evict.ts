@@ -14,7 +14,7 @@
 
 import * as chunk from "./chunk.ts";
 import { reclaim, sweep } from "./expiry.ts";
-import { freeDropPage, freePop } from "./free_list.ts";
+import { freeDropPage, freeDropStep, freePop } from "./free_list.ts";
 import { unlinkItem } from "./items.ts";
 import { dead } from "./liveness.ts";
 import { policyOldest, policyVictim } from "./policy.ts";
@@ -56,8 +56,15 @@ export function alloc(s: StoreState, c: number): number {
   // Dead items anywhere free memory before a live one is evicted: a short
   // slice of the background sweep, which may free a chunk of this class.
   sweep(s, EVICT_SWEEP);
-  if (s.freeHead[c] !== 0) return freePop(s, c);
-  if (s.items[c] > 0 && evictTail(s, c)) return freePop(s, c);
+  let got = freePop(s, c);
+  if (got !== 0) return got;
+  // A victim in the page being drained frees no chunk (the page is leaving
+  // its class), so go on to the next victim; each one empties a chunk of
+  // that page, so this ends within a page's worth (its drain then ends too).
+  while (s.items[c] > 0 && evictTail(s, c)) {
+    got = freePop(s, c);
+    if (got !== 0) return got;
+  }
   if (reassign(s, c)) return carve(s, c);
   return 0;
 }
@@ -173,13 +180,17 @@ export function setLimit(
   return shrink(s, maxChunks);
 }
 
-/** Page `p` leaves its class's carving and free list, to be drained. */
+/**
+ * Page `p` leaves its class's carving, to be drained; its chunks leave the
+ * free list over the next steps (a list can hold millions after a flush).
+ */
 function beginDrain(s: StoreState, p: number): void {
   const c = s.pool.cls[p];
-  freeDropPage(s, c, p);
   if (s.carvePage[c] === p) s.carvePage[c] = 0;
   s.drainPage = p;
   s.drainAt = 0;
+  s.dropping = s.freeHead[c] !== 0;
+  s.dropPrev = 0;
 }
 
 /**
@@ -203,6 +214,10 @@ export function shrink(s: StoreState, maxChunks: number): boolean {
     if (budget <= 0) return true;
     const p = s.drainPage;
     const c = pool.cls[p];
+    if (s.dropping) {
+      budget -= freeDropStep(s, c, budget);
+      if (s.dropping) return true;
+    }
     const n = pool.carved[p];
     const u = pool.u32[p];
     const cw = pool.cw[p];

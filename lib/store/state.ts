@@ -81,6 +81,13 @@ export interface StoreState {
   drainPage: number;
   /** The next chunk of `drainPage` to empty. */
   drainAt: number;
+  /**
+   * While true, `drainPage`'s chunks are still being taken off its class's
+   * free list, a bounded walk at a time (`free_list.ts`), resuming after
+   * `dropPrev` (0 = from the head).
+   */
+  dropping: boolean;
+  dropPrev: number;
 }
 
 /** Builds the state of an empty store. */
@@ -130,6 +137,8 @@ export function createState(opts: StoreOptions): StoreState {
     sweepChunk: 0,
     drainPage: 0,
     drainAt: 0,
+    dropping: false,
+    dropPrev: 0,
   };
 }
 
