@@ -9,6 +9,11 @@
  * order and only then looks for another page. The item in `s.pin` (the old
  * version of an item being rewritten) is never evicted, nor is its page
  * taken, so the caller can still copy from it.
+ *
+ * Shrinking under a lowered limit (`cache_memlimit`) drains one page at a
+ * time in bounded steps between client work: the page first leaves its
+ * class's carving and free list, then its chunks are emptied from a cursor,
+ * and a chunk freed meanwhile goes on no free list, so nothing refills it.
  * @module
  */
 
