@@ -39,6 +39,7 @@ import {
   writePidFile,
 } from "./lib/ops/pidfile.ts";
 import { EX_NOPERM, missingPermission } from "./lib/features.ts";
+import { hostPort, parseListen } from "./lib/listen.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -156,7 +157,9 @@ async function main(args: string[]): Promise<number> {
   for (const [sig, fn] of listeners) listen(sig, fn);
   if (cli.config.verbose > 0) {
     console.error(
-      `denocached listening on ${cli.config.listen}:${server.port} (${server.io})`,
+      `denocached listening on ${
+        hostPort(server.hostname, server.port)
+      } (${server.io})`,
     );
   }
   if (x.daemonized) tellParentReady();
@@ -188,7 +191,10 @@ function grantsUsed(cli: CliResult): { paths: string[]; hosts: string[] } {
     x.authFile,
     x.saslPwdb,
   ].filter((p): p is string => typeof p === "string" && p !== "");
-  const hosts = [c.listen, `${c.listen}:${c.port}`];
+  const list = parseListen(c.listen, c.port);
+  const hosts = typeof list === "string"
+    ? []
+    : list.flatMap((a) => [a.host, hostPort(a.host, a.port)]);
   if (c.metrics) hosts.push(`${c.metrics.hostname}:${c.metrics.port}`);
   return { paths, hosts };
 }

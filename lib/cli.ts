@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { type Config, defaultConfig } from "./config.ts";
 import { unsupportedReason as epollUnsupported } from "./server/ffi/libc.ts";
 import { parseMetricsAddress } from "./metrics/address.ts";
+import { parseListen } from "./listen.ts";
 
 /** denocached's own version (`-V` also prints the protocol version). */
 export const DENOCACHED_VERSION = "0.1.0";
@@ -65,8 +66,10 @@ export const HELP = `denocached — a memcached-compatible server for Deno
 Usage: denocached [options]
 
   -p, --port=<num>             TCP port to listen on (default: 11211, 0 = any)
-  -l, --listen=<addr>          interface to listen on (default: 127.0.0.1;
-                               use 0.0.0.0 in containers)
+  -l, --listen=<addr>          interfaces to listen on, comma separated, each
+                               [notls:]HOST[:PORT] (IPv6 as [::1]:PORT;
+                               notls: plain TCP there with -Z; default:
+                               127.0.0.1; use 0.0.0.0 in containers)
   -s, --unix-socket=<file>     UNIX socket to listen on (disables TCP)
   -a, --unix-mask=<mask>       access mask for the UNIX socket, octal (default: 0700)
   -m, --memory-limit=<num>     item memory in megabytes (default: 64)
@@ -214,7 +217,6 @@ export function parseCli(args: string[]): CliResult {
   if (v.help) return { action: "help", config, notes, extra };
   if (v.version) return { action: "version", config, notes, extra };
   if (v.port !== undefined) config.port = parseIntFlag(v.port, "-p", 0, 65535);
-  if (v.listen !== undefined) config.listen = v.listen;
   if (v["unix-socket"] !== undefined) {
     config.unixSocket = v["unix-socket"];
     if (v.port === undefined) config.port = -1;
@@ -272,6 +274,14 @@ export function parseCli(args: string[]): CliResult {
   let metricsConns = 0;
   if (v["auth-file"] !== undefined) extra.authFile = v["auth-file"];
   extra.tls = v["enable-ssl"] ?? false;
+  if (v.listen !== undefined) {
+    const list = parseListen(v.listen, 0);
+    if (typeof list === "string") throw new UsageError(list);
+    if (!extra.tls && list.some((a) => a.notls)) {
+      throw new UsageError("'notls' option is valid only when SSL is enabled");
+    }
+    config.listen = v.listen;
+  }
   extra.sasl = v["enable-sasl"] ?? false;
   extra.saslPwdb = v["sasl-pwdb"] ?? (extra.sasl ? pwdbFromEnv() : null);
   for (const group of v.extended ?? []) {

@@ -358,15 +358,20 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
   } else if (tokenIs(buf, t, 1, W.conns)) {
     const rows: Row[] = [];
     const now = s.ctx.clock.now();
+    // Listeners first (they were registered first), without a listen_addr,
+    // as memcached prints its listening connections.
     for (const c of s.ctx.conns.values()) {
-      rows.push(
-        [`${c.id}:addr`, c.addr],
-        [
+      rows.push([`${c.id}:addr`, c.addr]);
+      if (c.state !== "conn_listening") {
+        rows.push([
           `${c.id}:listen_addr`,
-          c.addr.startsWith("unix:")
-            ? `unix:${s.ctx.config.unixSocket}`
-            : `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`,
-        ],
+          c.listenAddr ??
+            (c.addr.startsWith("unix:")
+              ? `unix:${s.ctx.config.unixSocket}`
+              : `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`),
+        ]);
+      }
+      rows.push(
         [`${c.id}:state`, c.state],
         [`${c.id}:secs_since_last_cmd`, now - c.lastCmd],
       );

@@ -32,6 +32,19 @@ export const TOO_MANY: Uint8Array = new TextEncoder().encode(
   "ERROR Too many open connections\r\n",
 );
 
+/** memcached's -vv line for a new client, by `-B`. */
+const NEW_CONN = {
+  auto: "new auto-negotiating client connection",
+  ascii: "new ascii client connection.",
+  binary: "new binary client connection.",
+} as const;
+/** memcached's prot_text(), for its "server listening" line. */
+const PROTO = {
+  auto: "auto-negotiate",
+  ascii: "ascii",
+  binary: "binary",
+} as const;
+
 /** What the core needs from one accepted socket. */
 export interface Transport {
   /**
@@ -84,8 +97,15 @@ export interface Core {
    * {@link TOO_MANY} (unless stopping) and closes the socket.
    */
   admit(): boolean;
-  /** Registers an accepted socket; `addr` as `stats conns` shows it. */
-  open(transport: Transport, addr: string): Conn;
+  /**
+   * Registers an accepted socket; `addr` and `listenAddr` (its listener's
+   * name) as `stats conns` shows them.
+   */
+  open(transport: Transport, addr: string, listenAddr?: string): Conn;
+  /** Shows a listener (`tcp:HOST:PORT`) in `stats conns`; returns its id. */
+  listening(name: string): number;
+  /** Removes a listener shown by {@link listening}. */
+  unlisten(id: number): void;
   /** The buffer region a transport should read into next. */
   room(c: Conn): Uint8Array;
   /** `n` bytes were read into {@link room}: parse and reply. */
@@ -124,7 +144,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     conns.delete(c);
     ctx.conns.delete(c.info.id);
     counters.curr_connections--;
-    if (ctx.verbose > 0) console.error(`<${c.info.id} connection closed.`);
+    if (ctx.verbose > 1) console.error(`<${c.info.id} connection closed.`);
     if (conns.size === 0) {
       const w = waiters;
       waiters = [];
@@ -182,11 +202,11 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (!stopping) counters.rejected_connections++;
       return false;
     },
-    open(transport, addr) {
+    open(transport, addr, listenAddr) {
       const id = nextId++;
       const now = clock.now();
       const c: Conn = {
-        info: { id, addr, state: "conn_waiting", lastCmd: now },
+        info: { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
         session: createSession(ctx, id),
         transport,
         inBuf: new Uint8Array(INITIAL),
@@ -201,7 +221,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       ctx.conns.set(id, c.info);
       counters.curr_connections++;
       counters.total_connections++;
-      if (ctx.verbose > 0) console.error(`<${id} new client connection`);
+      if (ctx.verbose > 1) console.error(`<${id} ${NEW_CONN[config.protocol]}`);
       served++;
       if (config.single && served === 1) events.stopAccepting();
       return c;
@@ -239,6 +259,18 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       else settled(c);
     },
     gone: close,
+    listening(name) {
+      const id = nextId++;
+      const lastCmd = clock.now();
+      ctx.conns.set(id, { id, addr: name, state: "conn_listening", lastCmd });
+      if (ctx.verbose > 1) {
+        console.error(`<${id} server listening (${PROTO[config.protocol]})`);
+      }
+      return id;
+    },
+    unlisten(id) {
+      ctx.conns.delete(id);
+    },
     everySecond() {
       if (config.idleTimeout <= 0) return;
       const limit = clock.now() - config.idleTimeout;
