@@ -74,6 +74,7 @@ export function generalStats(s: Session): Row[] {
   const ctx = s.ctx;
   const c = ctx.counters;
   const st = ctx.store.stats;
+  const cfg = ctx.config;
   const now = ctx.clock.now();
   const cpu = process.cpuUsage();
   return [
@@ -122,6 +123,8 @@ export function generalStats(s: Session): Row[] {
     ["store_no_memory", c.store_no_memory],
     ["auth_cmds", c.auth_cmds],
     ["auth_errors", c.auth_errors],
+    // memcached prints it only with -o idle_timeout set.
+    ...(cfg.idleTimeout > 0 ? [["idle_kicks", c.idle_kicks] as Row] : []),
     ["bytes_read", c.bytes_read],
     ["bytes_written", c.bytes_written],
     ["limit_maxbytes", ctx.store.limitBytes],
@@ -279,6 +282,7 @@ export function classRows(s: Session, items: boolean): Row[] {
         [p + "age_hot", 0],
         [p + "age_warm", 0],
         [p + "age", k.oldestAge],
+        [p + "mem_requested", k.requested],
         [p + "evicted", k.evictions],
         [p + "evicted_nonzero", 0],
         [p + "evicted_time", 0],
