@@ -40,6 +40,7 @@ import {
 } from "./lib/ops/pidfile.ts";
 import { EX_NOPERM, missingPermission } from "./lib/features.ts";
 import { hostPort, parseListen } from "./lib/listen.ts";
+import { probe } from "./lib/ops/probe.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -54,6 +55,7 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  if (cli.action === "probe") return await probe(cli.probe!);
   if (cli.action === "version") {
     console.log(`denocached ${DENOCACHED_VERSION} (memcached ${VERSION})`);
     return 0;

@@ -19,7 +19,9 @@ export const EX_USAGE = 64;
 
 /** What the command line asks for. */
 export interface CliResult {
-  action: "run" | "help" | "version";
+  action: "run" | "help" | "version" | "probe";
+  /** `--probe HOST:PORT`: the address to check. */
+  probe?: string;
   config: Config;
   /** One-line notes for flags accepted without effect. */
   notes: string[];
@@ -98,6 +100,8 @@ Usage: denocached [options]
   -P, --pidfile=<file>         write the pid there; removed on a clean exit
   -u, --user=<user>            when started as root, become <user> once the
                                listeners are bound (needs --allow-ffi)
+      --probe=<host:port|path> send "version" to a running server; exit 0
+                               if it answers, 1 if not (health checks)
       --single                 serve one connection, then exit (profiling)
       --io=<auto|portable|epoll>  transport (default: auto = epoll on
                                Linux x86_64/aarch64 with --allow-ffi, else
@@ -172,6 +176,7 @@ const OPTIONS = {
   "enable-largepages": { type: "boolean", short: "L" },
   "disable-evictions": { type: "boolean", short: "M" },
   daemonized: { type: "boolean" },
+  probe: { type: "string" },
 } as const;
 
 /** Short flags that take a value (e.g. `p` for `-p 11211`). */
@@ -216,6 +221,9 @@ export function parseCli(args: string[]): CliResult {
   };
   if (v.help) return { action: "help", config, notes, extra };
   if (v.version) return { action: "version", config, notes, extra };
+  if (v.probe !== undefined) {
+    return { action: "probe", probe: v.probe, config, notes, extra };
+  }
   if (v.port !== undefined) config.port = parseIntFlag(v.port, "-p", 0, 65535);
   if (v["unix-socket"] !== undefined) {
     config.unixSocket = v["unix-socket"];
