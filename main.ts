@@ -14,6 +14,7 @@ import {
   DENOCACHED_VERSION,
   EX_USAGE,
   HELP,
+  LICENSE,
   parseCli,
   UsageError,
 } from "./lib/cli.ts";
@@ -56,6 +57,10 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cli.action === "probe") return await probe(cli.probe!);
+  if (cli.action === "license") {
+    console.log(LICENSE);
+    return 0;
+  }
   if (cli.action === "version") {
     console.log(`denocached ${DENOCACHED_VERSION} (memcached ${VERSION})`);
     return 0;

@@ -19,7 +19,7 @@ export const EX_USAGE = 64;
 
 /** What the command line asks for. */
 export interface CliResult {
-  action: "run" | "help" | "version" | "probe";
+  action: "run" | "help" | "version" | "probe" | "license";
   /** `--probe HOST:PORT`: the address to check. */
   probe?: string;
   config: Config;
@@ -59,6 +59,12 @@ export interface CliExtra {
   user: string | null;
 }
 
+/** The `-i` text. */
+export const LICENSE = `denocached ${DENOCACHED_VERSION}: MIT License.
+It speaks the protocol of memcached, which is BSD-licensed
+(Copyright (c) 2003, Danga Interactive, Inc.); no memcached code is included.
+`;
+
 /** A usage error: print the message and exit with {@link EX_USAGE}. */
 export class UsageError extends Error {}
 
@@ -79,6 +85,7 @@ Usage: denocached [options]
   -I, --max-item-size=<num>    max item size, e.g. 1m, 512k (default: 1m)
   -f, --slab-growth-factor=<n> chunk size growth factor (default: 1.25)
   -A, --enable-shutdown        enable the "shutdown" command
+  -X, --disable-dumping        disable "stats cachedump"
   -F, --disable-flush-all      disable the "flush_all" command
   -Y, --auth-file=<file>       require ASCII authentication (user:password lines)
   -Z, --enable-ssl             serve TLS (with -o ssl_chain_cert=,ssl_key=)
@@ -108,10 +115,12 @@ Usage: denocached [options]
                                portable); TLS is always served portably
   -v, --verbose                print connection events (-vv: also commands)
   -V, --version                print version and exit
+  -i, --license                print the license and exit
   -h, --help                   print this help and exit
 
-Accepted for compatibility, without effect: -t <threads>, -U 0, -k, -r,
--R <num>, -C, -b <num>, -L, -M.
+Accepted for compatibility, without effect (a note on stderr): -t <threads>,
+-U 0, -k, -r, -R <num>, -C, -b <num>, -L, -M, -n <size>, -D <char>, -W,
+-e <file> (use --snapshot), -N <num>.
 `;
 
 function parseSize(v: string, flag: string): number {
@@ -177,6 +186,13 @@ const OPTIONS = {
   "disable-evictions": { type: "boolean", short: "M" },
   daemonized: { type: "boolean" },
   probe: { type: "string" },
+  license: { type: "boolean", short: "i" },
+  "slab-min-size": { type: "string", short: "n" },
+  "stat-prefix": { type: "string", short: "D" },
+  "disable-dumping": { type: "boolean", short: "X" },
+  "disable-watch": { type: "boolean", short: "W" },
+  "memory-file": { type: "string", short: "e" },
+  "napi-ids": { type: "string", short: "N" },
 } as const;
 
 /** Short flags that take a value (e.g. `p` for `-p 11211`). */
@@ -221,6 +237,7 @@ export function parseCli(args: string[]): CliResult {
   };
   if (v.help) return { action: "help", config, notes, extra };
   if (v.version) return { action: "version", config, notes, extra };
+  if (v.license) return { action: "license", config, notes, extra };
   if (v.probe !== undefined) {
     return { action: "probe", probe: v.probe, config, notes, extra };
   }
@@ -343,6 +360,25 @@ export function parseCli(args: string[]): CliResult {
     ] as const
   ) {
     if (v[f] !== undefined) notes.push(`--${f}: accepted, no effect`);
+  }
+  if (v["slab-min-size"] !== undefined) {
+    parseIntFlag(v["slab-min-size"], "-n", 1, 1 << 20);
+    notes.push(
+      "-n: accepted; chunk sizes start at 48 bytes (memcached's default)",
+    );
+  }
+  if (v["stat-prefix"] !== undefined) {
+    notes.push("-D: accepted; per-prefix stats (stats detail) are not kept");
+  }
+  config.disableDumping = v["disable-dumping"] ?? false;
+  if (v["disable-watch"]) notes.push("-W: accepted; there is no watch command");
+  if (v["memory-file"] !== undefined) {
+    notes.push(
+      "-e: no shared-memory restart; use --snapshot FILE for warm restarts",
+    );
+  }
+  if (v["napi-ids"] !== undefined) {
+    notes.push("-N: accepted, no effect (no NAPI ids on one event loop)");
   }
   bindProtocol(v.protocol, extra, config);
   return { action: "run", config, notes, extra };

@@ -35,6 +35,8 @@ export interface Config {
   enableShutdown: boolean;
   /** Refuse `flush_all` (`-F`). */
   disableFlush: boolean;
+  /** Refuse `stats cachedump` (`-X`, memcached's --disable-dumping). */
+  disableDumping?: boolean;
   /** Stop reading from a client whose unsent replies exceed this many bytes. */
   maxOutputBytes: number;
   /**

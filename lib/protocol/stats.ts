@@ -31,6 +31,7 @@ const W = {
 const DETAIL_USAGE = line("CLIENT_ERROR usage: stats detail on|off|dump");
 const BAD_LINE = line("CLIENT_ERROR bad command line");
 const ILLEGAL_SLAB = line("CLIENT_ERROR Illegal slab id");
+const DUMP_OFF = line("CLIENT_ERROR stats cachedump not allowed");
 /** memcached's cap on a `stats cachedump` reply (items.c). */
 const CACHEDUMP_MAX = 2 * 1024 * 1024;
 const ITEM_ = ascii("ITEM ");
@@ -218,7 +219,7 @@ export function settingsStats(s: Session): Row[] {
     ["lru_crawler_tocrawl", 0],
     ["tail_repair_time", 0],
     ["flush_enabled", cfg.disableFlush ? "no" : "yes"],
-    ["dump_enabled", "yes"],
+    ["dump_enabled", cfg.disableDumping ? "no" : "yes"],
     ["hash_algorithm", "murmur3"],
     ["lru_maintainer_thread", "no"],
     ["lru_segmented", "no"],
@@ -381,8 +382,10 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
       );
     }
     emit(s, rows);
-  } else if (tokenIs(buf, t, 1, W.cachedump)) cachedump(s, buf);
-  else reply(s, R.ERROR);
+  } else if (tokenIs(buf, t, 1, W.cachedump)) {
+    if (s.ctx.config.disableDumping) reply(s, DUMP_OFF);
+    else cachedump(s, buf);
+  } else reply(s, R.ERROR);
   return 0;
 }
 
