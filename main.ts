@@ -127,6 +127,13 @@ async function main(args: string[]): Promise<number> {
       console.error(`denocached: ${e.message}`);
       return 78; // EX_CONFIG
     }
+    if (e instanceof Deno.errors.NotCapable) {
+      // e.g. -s without read/write on the socket path, -l outside --allow-net.
+      console.error(
+        `denocached: failed to listen: ${(e as Error).message} (not permitted)`,
+      );
+      return EX_NOPERM;
+    }
     console.error(`denocached: failed to listen: ${(e as Error).message}`);
     return 71; // EX_OSERR
   }
