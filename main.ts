@@ -14,6 +14,7 @@ import {
   DENOCACHED_VERSION,
   EX_USAGE,
   HELP,
+  LICENSE,
   parseCli,
   UsageError,
 } from "./lib/cli.ts";
@@ -39,6 +40,8 @@ import {
   writePidFile,
 } from "./lib/ops/pidfile.ts";
 import { EX_NOPERM, missingPermission } from "./lib/features.ts";
+import { hostPort, parseListen } from "./lib/listen.ts";
+import { probe } from "./lib/ops/probe.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -51,6 +54,11 @@ async function main(args: string[]): Promise<number> {
   }
   if (cli.action === "help") {
     console.log(HELP);
+    return 0;
+  }
+  if (cli.action === "probe") return await probe(cli.probe!);
+  if (cli.action === "license") {
+    console.log(LICENSE);
     return 0;
   }
   if (cli.action === "version") {
@@ -119,6 +127,13 @@ async function main(args: string[]): Promise<number> {
       console.error(`denocached: ${e.message}`);
       return 78; // EX_CONFIG
     }
+    if (e instanceof Deno.errors.NotCapable) {
+      // e.g. -s without read/write on the socket path, -l outside --allow-net.
+      console.error(
+        `denocached: failed to listen: ${(e as Error).message} (not permitted)`,
+      );
+      return EX_NOPERM;
+    }
     console.error(`denocached: failed to listen: ${(e as Error).message}`);
     return 71; // EX_OSERR
   }
@@ -156,7 +171,9 @@ async function main(args: string[]): Promise<number> {
   for (const [sig, fn] of listeners) listen(sig, fn);
   if (cli.config.verbose > 0) {
     console.error(
-      `denocached listening on ${cli.config.listen}:${server.port} (${server.io})`,
+      `denocached listening on ${
+        hostPort(server.hostname, server.port)
+      } (${server.io})`,
     );
   }
   if (x.daemonized) tellParentReady();
@@ -188,7 +205,10 @@ function grantsUsed(cli: CliResult): { paths: string[]; hosts: string[] } {
     x.authFile,
     x.saslPwdb,
   ].filter((p): p is string => typeof p === "string" && p !== "");
-  const hosts = [c.listen, `${c.listen}:${c.port}`];
+  const list = parseListen(c.listen, c.port);
+  const hosts = typeof list === "string"
+    ? []
+    : list.flatMap((a) => [a.host, hostPort(a.host, a.port)]);
   if (c.metrics) hosts.push(`${c.metrics.hostname}:${c.metrics.port}`);
   return { paths, hosts };
 }

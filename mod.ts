@@ -90,7 +90,11 @@ export interface RunningServer {
   readonly port: number;
   /** The address it is bound to. */
   readonly hostname: string;
-  /** Internal state (store, counters), for assertions in tests. */
+  /**
+   * Internal state (store, counters), for assertions in tests; not a
+   * stable API, hence left out of the documentation.
+   * @ignore
+   */
   readonly ctx: Context;
   /** Port of the metrics listener; 0 when `metrics` was not asked for. */
   readonly metricsPort: number;

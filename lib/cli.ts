@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { type Config, defaultConfig } from "./config.ts";
 import { unsupportedReason as epollUnsupported } from "./server/ffi/libc.ts";
 import { parseMetricsAddress } from "./metrics/address.ts";
+import { parseListen } from "./listen.ts";
 
 /** denocached's own version (`-V` also prints the protocol version). */
 export const DENOCACHED_VERSION = "0.1.0";
@@ -18,7 +19,9 @@ export const EX_USAGE = 64;
 
 /** What the command line asks for. */
 export interface CliResult {
-  action: "run" | "help" | "version";
+  action: "run" | "help" | "version" | "probe" | "license";
+  /** `--probe HOST:PORT`: the address to check. */
+  probe?: string;
   config: Config;
   /** One-line notes for flags accepted without effect. */
   notes: string[];
@@ -56,6 +59,12 @@ export interface CliExtra {
   user: string | null;
 }
 
+/** The `-i` text. */
+export const LICENSE = `denocached ${DENOCACHED_VERSION}: MIT License.
+It speaks the protocol of memcached, which is BSD-licensed
+(Copyright (c) 2003, Danga Interactive, Inc.); no memcached code is included.
+`;
+
 /** A usage error: print the message and exit with {@link EX_USAGE}. */
 export class UsageError extends Error {}
 
@@ -65,8 +74,10 @@ export const HELP = `denocached — a memcached-compatible server for Deno
 Usage: denocached [options]
 
   -p, --port=<num>             TCP port to listen on (default: 11211, 0 = any)
-  -l, --listen=<addr>          interface to listen on (default: 127.0.0.1;
-                               use 0.0.0.0 in containers)
+  -l, --listen=<addr>          interfaces to listen on, comma separated, each
+                               [notls:]HOST[:PORT] (IPv6 as [::1]:PORT;
+                               notls: plain TCP there with -Z; default:
+                               127.0.0.1; use 0.0.0.0 in containers)
   -s, --unix-socket=<file>     UNIX socket to listen on (disables TCP)
   -a, --unix-mask=<mask>       access mask for the UNIX socket, octal (default: 0700)
   -m, --memory-limit=<num>     item memory in megabytes (default: 64)
@@ -74,6 +85,7 @@ Usage: denocached [options]
   -I, --max-item-size=<num>    max item size, e.g. 1m, 512k (default: 1m)
   -f, --slab-growth-factor=<n> chunk size growth factor (default: 1.25)
   -A, --enable-shutdown        enable the "shutdown" command
+  -X, --disable-dumping        disable "stats cachedump"
   -F, --disable-flush-all      disable the "flush_all" command
   -Y, --auth-file=<file>       require ASCII authentication (user:password lines)
   -Z, --enable-ssl             serve TLS (with -o ssl_chain_cert=,ssl_key=)
@@ -99,16 +111,20 @@ Usage: denocached [options]
   -P, --pidfile=<file>         write the pid there; removed on a clean exit
   -u, --user=<user>            when started as root, become <user> once the
                                listeners are bound (needs --allow-ffi)
+      --probe=<host:port|path> send "version" to a running server; exit 0
+                               if it answers, 1 if not (health checks)
       --single                 serve one connection, then exit (profiling)
       --io=<auto|portable|epoll>  transport (default: auto = epoll on
                                Linux x86_64/aarch64 with --allow-ffi, else
                                portable); TLS is always served portably
   -v, --verbose                print connection events (-vv: also commands)
   -V, --version                print version and exit
+  -i, --license                print the license and exit
   -h, --help                   print this help and exit
 
-Accepted for compatibility, without effect: -t <threads>, -U 0, -k, -r,
--R <num>, -C, -b <num>, -L, -M.
+Accepted for compatibility, without effect (a note on stderr): -t <threads>,
+-U 0, -k, -r, -R <num>, -C, -b <num>, -L, -M, -n <size>, -D <char>, -W,
+-e <file> (use --snapshot), -N <num>.
 `;
 
 function parseSize(v: string, flag: string): number {
@@ -174,6 +190,14 @@ const OPTIONS = {
   "enable-largepages": { type: "boolean", short: "L" },
   "disable-evictions": { type: "boolean", short: "M" },
   daemonized: { type: "boolean" },
+  probe: { type: "string" },
+  license: { type: "boolean", short: "i" },
+  "slab-min-size": { type: "string", short: "n" },
+  "stat-prefix": { type: "string", short: "D" },
+  "disable-dumping": { type: "boolean", short: "X" },
+  "disable-watch": { type: "boolean", short: "W" },
+  "memory-file": { type: "string", short: "e" },
+  "napi-ids": { type: "string", short: "N" },
 } as const;
 
 /** Short flags that take a value (e.g. `p` for `-p 11211`). */
@@ -218,8 +242,11 @@ export function parseCli(args: string[]): CliResult {
   };
   if (v.help) return { action: "help", config, notes, extra };
   if (v.version) return { action: "version", config, notes, extra };
+  if (v.license) return { action: "license", config, notes, extra };
+  if (v.probe !== undefined) {
+    return { action: "probe", probe: v.probe, config, notes, extra };
+  }
   if (v.port !== undefined) config.port = parseIntFlag(v.port, "-p", 0, 65535);
-  if (v.listen !== undefined) config.listen = v.listen;
   if (v["unix-socket"] !== undefined) {
     config.unixSocket = v["unix-socket"];
     if (v.port === undefined) config.port = -1;
@@ -277,6 +304,14 @@ export function parseCli(args: string[]): CliResult {
   let metricsConns = 0;
   if (v["auth-file"] !== undefined) extra.authFile = v["auth-file"];
   extra.tls = v["enable-ssl"] ?? false;
+  if (v.listen !== undefined) {
+    const list = parseListen(v.listen, 0);
+    if (typeof list === "string") throw new UsageError(list);
+    if (!extra.tls && list.some((a) => a.notls)) {
+      throw new UsageError("'notls' option is valid only when SSL is enabled");
+    }
+    config.listen = v.listen;
+  }
   extra.sasl = v["enable-sasl"] ?? false;
   extra.saslPwdb = v["sasl-pwdb"] ?? (extra.sasl ? pwdbFromEnv() : null);
   for (const group of v.extended ?? []) {
@@ -340,6 +375,25 @@ export function parseCli(args: string[]): CliResult {
     ] as const
   ) {
     if (v[f] !== undefined) notes.push(`--${f}: accepted, no effect`);
+  }
+  if (v["slab-min-size"] !== undefined) {
+    parseIntFlag(v["slab-min-size"], "-n", 1, 1 << 20);
+    notes.push(
+      "-n: accepted; chunk sizes start at 48 bytes (memcached's default)",
+    );
+  }
+  if (v["stat-prefix"] !== undefined) {
+    notes.push("-D: accepted; per-prefix stats (stats detail) are not kept");
+  }
+  config.disableDumping = v["disable-dumping"] ?? false;
+  if (v["disable-watch"]) notes.push("-W: accepted; there is no watch command");
+  if (v["memory-file"] !== undefined) {
+    notes.push(
+      "-e: no shared-memory restart; use --snapshot FILE for warm restarts",
+    );
+  }
+  if (v["napi-ids"] !== undefined) {
+    notes.push("-N: accepted, no effect (no NAPI ids on one event loop)");
   }
   bindProtocol(v.protocol, extra, config);
   return { action: "run", config, notes, extra };

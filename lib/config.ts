@@ -41,6 +41,8 @@ export interface Config {
    * 0 = the default of lib/budget.ts (10% of `-m`, with a floor).
    */
   connMemoryMb: number;
+  /** Refuse `stats cachedump` (`-X`, memcached's --disable-dumping). */
+  disableDumping?: boolean;
   /** Stop reading from a client whose unsent replies exceed this many bytes. */
   maxOutputBytes: number;
   /**

@@ -133,6 +133,10 @@ export function setupExtras(cli: CliResult): Extras {
         EX_USAGE,
       );
     }
+    requirePermission("-Z", [
+      { name: "read", path: x.sslChainCert },
+      { name: "read", path: x.sslKey ?? x.sslChainCert },
+    ]);
     try {
       config.tls = readTlsFiles(x.sslChainCert, x.sslKey, x.sslPort);
     } catch (e) {
@@ -146,6 +150,7 @@ export function setupExtras(cli: CliResult): Extras {
   }
   if (x.authFile !== null) {
     const path = x.authFile;
+    requirePermission(`-Y ${path}`, [{ name: "read", path }]);
     let auth;
     try {
       auth = createAuthStore(readAuthFile(path));
@@ -179,6 +184,7 @@ export function setupExtras(cli: CliResult): Extras {
         EX_USAGE,
       );
     }
+    requirePermission(`-S (--sasl-pwdb ${path})`, [{ name: "read", path }]);
     cleanups.push(watchCredentials(
       path,
       true,

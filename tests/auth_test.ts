@@ -239,7 +239,7 @@ Deno.test("auth: unreadable or malformed auth files stop the start with a clear 
       return { code: out.code, err: new TextDecoder().decode(out.stderr) };
     };
     let r = await run(["--allow-net"], file);
-    assert.equal(r.code, 78);
+    assert.equal(r.code, 77); // EX_NOPERM: not permitted
     assert.match(r.err, new RegExp(`--allow-read=${file}`));
     await Deno.writeTextFile(file, "no colon here\n");
     r = await run(["--allow-net", `--allow-read=${file}`], file);

@@ -209,7 +209,7 @@ Deno.test("-u: an unknown user is refused as memcached does (exit 67)", async ()
   assert.match(r.stderr, /can't find the user no-such-user-xyz to switch to/);
 });
 
-Deno.test("-u, -d, -P without their permission: one message, exit 77", async () => {
+Deno.test("any feature without its permission: one message, exit 77", async () => {
   const cases: [string[], RegExp][] = [
     [
       ["-u", "nobody"],
@@ -221,6 +221,29 @@ Deno.test("-u, -d, -P without their permission: one message, exit 77", async () 
       /^denocached: -P \/tmp\/x\.pid needs --allow-read=(\/tmp\/x\.pid(\.tmp)?,?){2} --allow-write=(\/tmp\/x\.pid(\.tmp)?,?){2} \(not permitted\)$/,
     ],
   ];
+  // The other features that need a grant say it the same way.
+  cases.push(
+    [
+      ["-Y", "/tmp/u"],
+      /^denocached: -Y \/tmp\/u needs --allow-read=\/tmp\/u \(not permitted\)$/,
+    ],
+    [
+      ["-Z", "-o", "ssl_chain_cert=/tmp/c.pem,ssl_key=/tmp/k.pem"],
+      /^denocached: -Z needs --allow-read=\/tmp\/c\.pem,\/tmp\/k\.pem \(not permitted\)$/,
+    ],
+    [
+      ["-S", "--sasl-pwdb", "/tmp/p"],
+      /needs --allow-read=\/tmp\/p \(not permitted\)$/,
+    ],
+    [
+      ["--snapshot", "/tmp/s.snap"],
+      /^denocached: --snapshot \/tmp\/s\.snap needs --allow-read=.* \(not permitted\)$/,
+    ],
+    [
+      ["-s", "/tmp/dc-perm.sock"],
+      /^denocached: failed to listen: .*\(not permitted\)$/,
+    ],
+  );
   for (const [flags, want] of cases) {
     const r = await run(["--allow-net"], ["-p", String(freePort()), ...flags]);
     assert.equal(r.code, 77, `${flags.join(" ")}: ${r.stderr}`);

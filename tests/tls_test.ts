@@ -287,7 +287,7 @@ Deno.test("tls: main.ts with -Z, -o ssl_port= and only --allow-read of cert and 
     assert.equal(r.code, 64);
     assert.match(r.err, /-Z needs -o ssl_chain_cert=FILE/);
     r = await fail(["--allow-net"], ["-Z", "-o", tlsOpt]);
-    assert.equal(r.code, 78);
+    assert.equal(r.code, 77); // EX_NOPERM: not permitted
     assert.match(r.err, /--allow-read=/);
     r = await fail(perms, [
       "-Z",

@@ -18,6 +18,9 @@ export const VERSION = "1.6.18";
 export interface ConnInfo {
   id: number;
   addr: string;
+  /** The listener that accepted it (`tcp:HOST:PORT`); absent for listeners. */
+  listenAddr?: string;
+  /** `conn_listening` for a listener, else the client's state. */
   state: string;
   /** Unix seconds of the last command. */
   lastCmd: number;

@@ -59,7 +59,10 @@ export function dispatch(
   end: number,
 ): number {
   s.noreply = false;
-  if (s.ctx.verbose > 1) {
+  if (s.ctx.verbose > 1 && !s.logged) {
+    // Once per command: a set whose data is still coming is run again on
+    // each read, but memcached logs the line once.
+    s.logged = true;
     console.error(`<${s.id} ${decoder.decode(buf.subarray(ls, le))}`);
   }
   if (!s.authed) return admin.authCommand(s, buf, ls, le, ds, end);

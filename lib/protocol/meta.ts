@@ -11,6 +11,7 @@ import { putBytes, putCrlf, putInt, putRange, putUint } from "./outbuf.ts";
 import type { Tokens } from "./tokens.ts";
 import { KEY_BINARY, ME } from "./meta_flags.ts";
 import { KEY_MAX, type Session } from "./types.ts";
+import { logReply } from "./reply.ts";
 import { metaGet } from "./meta_get.ts";
 import { metaSet } from "./meta_set.ts";
 import { metaArith, metaDelete } from "./meta_mod.ts";
@@ -46,6 +47,7 @@ export function metaCommand(
     case 100: // d
       return metaDelete(s, buf, t);
     case 110: // n
+      if (s.ctx.verbose > 1) logReply(s, ME.MN);
       putBytes(s.out, ME.MN);
       return 0;
     case 97: // a

@@ -45,7 +45,19 @@ export const R = {
 export function reply(s: Session, bytes: Uint8Array): void {
   if (s.noreply) {
     s.noreply = false;
+    if (s.ctx.verbose > 1) logReply(s, bytes, "NOREPLY ");
     return;
   }
+  if (s.ctx.verbose > 1) logReply(s, bytes);
   putBytes(s.out, bytes);
+}
+
+const decoder = new TextDecoder();
+
+/** -vv: `>ID REPLY` on stderr, as memcached's out_string prints it. */
+export function logReply(s: Session, bytes: Uint8Array, tag = ""): void {
+  const end = bytes.length >= 2 && bytes[bytes.length - 2] === 13
+    ? bytes.length - 2
+    : bytes.length;
+  console.error(`>${s.id} ${tag}${decoder.decode(bytes.subarray(0, end))}`);
 }

@@ -54,6 +54,7 @@ export function createSession(ctx: Context, id = 0): Session {
     resumeAt: 0,
     saslStarted: false,
     saslDone: false,
+    logged: false,
     res: newResult(),
     outLimit: ctx.config.maxOutputBytes,
     lineStart: 0,
@@ -123,6 +124,7 @@ export function feed(
       ? getMore(s, buf, p, le)
       : dispatch(s, buf, p, le, nl + 1, end);
     if (r === NEED_MORE) break;
+    s.logged = false;
     if (lat !== null) countCommand(lat, buf, p, le, more);
     if (r === PAUSE) {
       p = s.resumeAt; // the output check above stops us until it is sent

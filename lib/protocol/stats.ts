@@ -31,6 +31,7 @@ const W = {
 const DETAIL_USAGE = line("CLIENT_ERROR usage: stats detail on|off|dump");
 const BAD_LINE = line("CLIENT_ERROR bad command line");
 const ILLEGAL_SLAB = line("CLIENT_ERROR Illegal slab id");
+const DUMP_OFF = line("CLIENT_ERROR stats cachedump not allowed");
 /** memcached's cap on a `stats cachedump` reply (items.c). */
 const CACHEDUMP_MAX = 2 * 1024 * 1024;
 /**
@@ -91,6 +92,7 @@ export function generalStats(s: Session): Row[] {
   const ctx = s.ctx;
   const c = ctx.counters;
   const st = ctx.store.stats;
+  const cfg = ctx.config;
   const now = ctx.clock.now();
   const cpu = process.cpuUsage();
   return [
@@ -133,6 +135,8 @@ export function generalStats(s: Session): Row[] {
     ["store_no_memory", c.store_no_memory],
     ["auth_cmds", c.auth_cmds],
     ["auth_errors", c.auth_errors],
+    // memcached prints it only with -o idle_timeout set.
+    ...(cfg.idleTimeout > 0 ? [["idle_kicks", c.idle_kicks] as Row] : []),
     ["bytes_read", c.bytes_read],
     ["bytes_written", c.bytes_written],
     ["limit_maxbytes", ctx.store.limitBytes],
@@ -226,7 +230,7 @@ export function settingsStats(s: Session): Row[] {
     ["lru_crawler_tocrawl", 0],
     ["tail_repair_time", 0],
     ["flush_enabled", cfg.disableFlush ? "no" : "yes"],
-    ["dump_enabled", "yes"],
+    ["dump_enabled", cfg.disableDumping ? "no" : "yes"],
     ["hash_algorithm", "murmur3"],
     ["lru_maintainer_thread", "no"],
     ["lru_segmented", "no"],
@@ -290,6 +294,7 @@ export function classRows(s: Session, items: boolean): Row[] {
         [p + "age_hot", 0],
         [p + "age_warm", 0],
         [p + "age", k.oldestAge],
+        [p + "mem_requested", k.requested],
         [p + "evicted", k.evictions],
         [p + "evicted_nonzero", 0],
         [p + "evicted_time", 0],
@@ -369,22 +374,29 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
   } else if (tokenIs(buf, t, 1, W.conns)) {
     const rows: Row[] = [];
     const now = s.ctx.clock.now();
+    // Listeners first (they were registered first), without a listen_addr,
+    // as memcached prints its listening connections.
     for (const c of s.ctx.conns.values()) {
-      rows.push(
-        [`${c.id}:addr`, c.addr],
-        [
+      rows.push([`${c.id}:addr`, c.addr]);
+      if (c.state !== "conn_listening") {
+        rows.push([
           `${c.id}:listen_addr`,
-          c.addr.startsWith("unix:")
-            ? `unix:${s.ctx.config.unixSocket}`
-            : `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`,
-        ],
+          c.listenAddr ??
+            (c.addr.startsWith("unix:")
+              ? `unix:${s.ctx.config.unixSocket}`
+              : `tcp:${s.ctx.config.listen}:${s.ctx.config.port}`),
+        ]);
+      }
+      rows.push(
         [`${c.id}:state`, c.state],
         [`${c.id}:secs_since_last_cmd`, now - c.lastCmd],
       );
     }
     emit(s, rows);
-  } else if (tokenIs(buf, t, 1, W.cachedump)) cachedump(s, buf);
-  else reply(s, R.ERROR);
+  } else if (tokenIs(buf, t, 1, W.cachedump)) {
+    if (s.ctx.config.disableDumping) reply(s, DUMP_OFF);
+    else cachedump(s, buf);
+  } else reply(s, R.ERROR);
   return 0;
 }
 

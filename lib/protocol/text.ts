@@ -111,6 +111,10 @@ function getKeys(
       }
       if (touch) store.setExp(h, exp);
       countHit(c, touch, store.classOf(h));
+      if (ctx.verbose > 1) {
+        const key = new TextDecoder().decode(buf.subarray(ks, ks + kl));
+        console.error(`>${s.id} sending key ${key}`);
+      }
       const vlen = store.valueLen(h);
       putRange(o, R.VALUE, 0, 6);
       putRange(o, buf, ks, ks + kl);
@@ -134,6 +138,7 @@ function getKeys(
     tokenize(buf, t.rest, le, t);
     k = 0;
   }
+  if (ctx.verbose > 1) console.error(`>${s.id} END`);
   putRange(o, R.END, 0, 5);
   return 0;
 }
@@ -319,8 +324,13 @@ export function arith(s: Session, buf: Uint8Array, incr: boolean): number {
         c.decr_hits++;
         c.slab.decr_hits[store.classOf(res.handle)]++;
       }
-      if (s.noreply) s.noreply = false;
-      else {
+      if (s.noreply) {
+        s.noreply = false;
+        if (s.ctx.verbose > 1) {
+          console.error(`>${s.id} NOREPLY ${res.number}`);
+        }
+      } else {
+        if (s.ctx.verbose > 1) console.error(`>${s.id} ${res.number}`);
         putText(s.out, res.number.toString());
         putCrlf(s.out);
       }

@@ -77,6 +77,8 @@ export interface Session {
    * further Auth or Step on it fails.
    */
   saslDone: boolean;
+  /** -vv: the pending command line was logged (a set awaiting data is logged once). */
+  logged: boolean;
   /** What the last store call did (reused, so requests allocate nothing). */
   res: StoreResult;
   /**

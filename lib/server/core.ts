@@ -37,6 +37,19 @@ export const TOO_MANY: Uint8Array = new TextEncoder().encode(
   "ERROR Too many open connections\r\n",
 );
 
+/** memcached's -vv line for a new client, by `-B`. */
+const NEW_CONN = {
+  auto: "new auto-negotiating client connection",
+  ascii: "new ascii client connection.",
+  binary: "new binary client connection.",
+} as const;
+/** memcached's prot_text(), for its "server listening" line. */
+const PROTO = {
+  auto: "auto-negotiate",
+  ascii: "ascii",
+  binary: "binary",
+} as const;
+
 /** What the core needs from one accepted socket. */
 export interface Transport {
   /**
@@ -118,10 +131,20 @@ export interface Core {
    */
   admit(): boolean;
   /**
-   * Registers an accepted socket; `addr` as `stats conns` shows it; `tls`
-   * charges the budget an estimate of its TLS buffers.
+   * Registers an accepted socket; `addr` and `listenAddr` (its listener's
+   * name) as `stats conns` shows them; `tls` charges the budget an estimate
+   * of its TLS buffers.
    */
-  open(transport: Transport, addr: string, tls?: boolean): Conn;
+  open(
+    transport: Transport,
+    addr: string,
+    listenAddr?: string,
+    tls?: boolean,
+  ): Conn;
+  /** Shows a listener (`tcp:HOST:PORT`) in `stats conns`; returns its id. */
+  listening(name: string): number;
+  /** Removes a listener shown by {@link listening}. */
+  unlisten(id: number): void;
   /** The buffer region a transport should read into next. */
   room(c: Conn): Uint8Array;
   /** `n` bytes were read into {@link room}: parse and reply. */
@@ -169,7 +192,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     mem.release(c);
     ctx.conns.delete(c.info.id);
     counters.curr_connections--;
-    if (ctx.verbose > 0) console.error(`<${c.info.id} connection closed.`);
+    if (ctx.verbose > 1) console.error(`<${c.info.id} connection closed.`);
     if (conns.size === 0) {
       const w = waiters;
       waiters = [];
@@ -226,11 +249,11 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (!stopping) counters.rejected_connections++;
       return false;
     },
-    open(transport, addr, tls = false) {
+    open(transport, addr, listenAddr, tls = false) {
       const id = nextId++;
       const now = clock.now();
       const c: Conn = {
-        info: { id, addr, state: "conn_waiting", lastCmd: now },
+        info: { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
         session: createSession(ctx, id),
         transport,
         inBuf: new Uint8Array(INITIAL),
@@ -256,7 +279,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       ctx.conns.set(id, c.info);
       counters.curr_connections++;
       counters.total_connections++;
-      if (ctx.verbose > 0) console.error(`<${id} new client connection`);
+      if (ctx.verbose > 1) console.error(`<${id} ${NEW_CONN[config.protocol]}`);
       served++;
       if (config.single && served === 1) events.stopAccepting();
       return c;
@@ -282,6 +305,18 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       else settled(c);
     },
     gone: close,
+    listening(name) {
+      const id = nextId++;
+      const lastCmd = clock.now();
+      ctx.conns.set(id, { id, addr: name, state: "conn_listening", lastCmd });
+      if (ctx.verbose > 1) {
+        console.error(`<${id} server listening (${PROTO[config.protocol]})`);
+      }
+      return id;
+    },
+    unlisten(id) {
+      ctx.conns.delete(id);
+    },
     everySecond() {
       mem.everySecond();
       if (config.idleTimeout <= 0) return;

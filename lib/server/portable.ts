@@ -32,14 +32,16 @@ export function isFdExhaustion(e: unknown): boolean {
 
 /**
  * Serves connections accepted from `l` through `core`. `addrOf` names a
- * connection for `stats conns`.
+ * connection for `stats conns`, `name` the listener itself.
  */
 export function servePortable(
   core: Core,
   l: Deno.Listener,
   addrOf: (c: Deno.Conn) => string,
+  name: string,
 ): PortableListener {
   let closed = false;
+  const shown = core.listening(name);
   const tasks = new Set<Promise<void>>();
   const tcp = l.addr.transport === "tcp";
   async function loop(): Promise<void> {
@@ -78,7 +80,7 @@ export function servePortable(
         closeQuietly(conn); // reset already: no peer address
         continue;
       }
-      const t = pump(core, conn, addr).finally(() => tasks.delete(t));
+      const t = pump(core, conn, addr, name).finally(() => tasks.delete(t));
       tasks.add(t);
     }
   }
@@ -90,13 +92,19 @@ export function servePortable(
       if (closed) return;
       closed = true;
       closeQuietly(l);
+      core.unlisten(shown);
     },
     done,
   };
 }
 
 /** The socket side of one connection: reads into the core, writes for it. */
-async function pump(core: Core, conn: Deno.Conn, addr: string): Promise<void> {
+async function pump(
+  core: Core,
+  conn: Deno.Conn,
+  addr: string,
+  listenAddr: string,
+): Promise<void> {
   let pending: Promise<void> | null = null;
   /** Set while the core stopped reads (memory budget spent). */
   let held: Promise<void> | null = null;
@@ -122,7 +130,7 @@ async function pump(core: Core, conn: Deno.Conn, addr: string): Promise<void> {
     },
   };
   // The transport's callbacks only run after open returns.
-  const c: Conn = core.open(transport, addr, isTls(conn));
+  const c: Conn = core.open(transport, addr, listenAddr, isTls(conn));
   try {
     while (!c.dead) {
       // A reply is on its way: input waits until it is out (backpressure).

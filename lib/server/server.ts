@@ -21,6 +21,7 @@ import {
   servePortable,
 } from "./portable.ts";
 import { type EpollTransport, serveEpoll } from "./ffi/epoll.ts";
+import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
 import {
   EpollUnavailable,
   epollUnavailableReason,
@@ -76,11 +77,20 @@ export function resolveIo(config: Config): "portable" | "epoll" {
 export function autoFallbackReason(config: Config): string | null {
   const why = epollUnavailableReason();
   if (why) return `epoll ${why}`;
-  const h = config.listen;
-  if (!/^(localhost|[\d.]+|\[?[\da-fA-F:.]*:[\da-fA-F:.]*\]?)$/.test(h)) {
-    return `epoll needs a numeric -l address (got '${h}')`;
+  const list = config.port >= 0 ? parseListen(config.listen, 0) : [];
+  for (const { host } of typeof list === "string" ? [] : list) {
+    if (!/^(localhost|[\d.]+|[\da-fA-F:.]*:[\da-fA-F:.]*)$/.test(host)) {
+      return `epoll needs a numeric -l address (got '${host}')`;
+    }
   }
   return null;
+}
+
+/** The `-l` interfaces of `config`; throws on a malformed list. */
+function listenAddrs(config: Config): ListenAddr[] {
+  const list = parseListen(config.listen, config.port);
+  if (typeof list === "string") throw new Error(list);
+  return list;
 }
 
 /**
@@ -104,34 +114,45 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
   hooks.beforeListen?.(ctx);
 
   const portable: PortableListener[] = [];
-  const opened: Deno.Listener[] = [];
+  /** Bound listeners, each with its `stats conns` name. */
+  const opened: [Deno.Listener, string][] = [];
   let epoll: EpollTransport | null = null;
-  let port = 0;
-  let tlsPort = 0;
   const tls = config.tls;
+  // `-Z` alone makes the `-l` interfaces TLS, as in memcached, except
+  // those marked `notls:`; `-o ssl_port=` adds TLS beside plain ones.
   const mainIsTls = tls !== null && tls.port === null;
+  const addrs = config.port >= 0 ? listenAddrs(config) : [];
+  const secure = (a: ListenAddr) => mainIsTls && !a.notls;
+  /** Bound port of each of `addrs`, in order. */
+  const bound = new Map<ListenAddr, number>();
+  let tlsPort = 0;
   const tcpAddr = (c: Deno.Conn) => {
     const ra = c.remoteAddr as Deno.NetAddr;
-    return `tcp:${ra.hostname}:${ra.port}`;
+    return `tcp:${hostPort(ra.hostname, ra.port)}`;
+  };
+  const open = (l: Deno.Listener, host: string, a: ListenAddr | null) => {
+    const port = (l.addr as Deno.NetAddr).port;
+    opened.push([l, `tcp:${hostPort(host, port)}`]);
+    if (a !== null) bound.set(a, port);
+    return port;
   };
   try {
+    const plain = addrs.filter((a) => !secure(a));
     if (libc !== null) {
-      epoll = serveEpoll(core, libc, config, !mainIsTls);
-      port = epoll.port;
+      epoll = serveEpoll(core, libc, config, plain);
+      plain.forEach((a, i) => bound.set(a, epoll!.ports[i]));
     }
-    if (config.port >= 0 && (epoll === null || mainIsTls)) {
-      // `-Z` alone makes the main port TLS, as in memcached.
-      const l = mainIsTls
-        ? listenTls(config.listen, config.port, tls)
-        : Deno.listen({ hostname: config.listen, port: config.port });
-      opened.push(l);
-      port = (l.addr as Deno.NetAddr).port;
-      if (mainIsTls) tlsPort = port;
+    for (const a of addrs) {
+      if (secure(a)) {
+        const port = open(listenTls(a.host, a.port, tls!), a.host, a);
+        if (tlsPort === 0) tlsPort = port;
+      } else if (epoll === null) {
+        open(Deno.listen({ hostname: a.host, port: a.port }), a.host, a);
+      }
     }
     if (tls !== null && tls.port !== null) {
-      const l = listenTls(config.listen, tls.port, tls);
-      opened.push(l);
-      tlsPort = (l.addr as Deno.NetAddr).port;
+      const host = addrs[0]?.host ?? "127.0.0.1";
+      tlsPort = open(listenTls(host, tls.port, tls), host, null);
     }
     if (config.unixSocket && epoll === null) {
       const path = config.unixSocket;
@@ -143,11 +164,11 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
         // nothing there
       }
       const l = Deno.listen({ transport: "unix", path });
-      opened.push(l);
+      opened.push([l, `unix:${path}`]);
       Deno.chmodSync(path, config.unixMask);
     }
   } catch (e) {
-    for (const l of opened) closeQuietly(l);
+    for (const [l] of opened) closeQuietly(l);
     if (epoll) {
       epoll.closeListeners();
       epoll.stop();
@@ -155,11 +176,13 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
     libc?.close();
     throw e;
   }
-  if (config.port >= 0) config.port = port; // `stats settings` reports it
+  // The first `-l` interface's port is the server's (`stats settings`).
+  const port = addrs.length > 0 ? bound.get(addrs[0]) ?? 0 : 0;
+  if (config.port >= 0) config.port = port;
   const unixAddr = `unix:${config.unixSocket}`;
-  for (const l of opened) {
+  for (const [l, name] of opened) {
     const addrOf = l.addr.transport === "unix" ? () => unixAddr : tcpAddr;
-    portable.push(servePortable(core, l, addrOf));
+    portable.push(servePortable(core, l, addrOf, name));
   }
 
   const timer = setInterval(() => {
@@ -214,7 +237,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
 
   return {
     port,
-    hostname: config.listen,
+    hostname: addrs[0]?.host ?? config.listen,
     ctx,
     close,
     finished,

@@ -37,7 +37,9 @@ export function linkItem(
   const st = s.stats;
   st.currItems++;
   st.totalItems++;
-  st.bytes += itemBytes(u, w);
+  const bytes = itemBytes(u, w);
+  st.bytes += bytes;
+  s.requested[c] += bytes;
   if (st.currItems > s.growAt) growIndex(s);
 }
 
@@ -50,7 +52,9 @@ export function unlinkItem(s: StoreState, h: number): void {
   const w = wordOf(s, h);
   s.items[c]--;
   s.stats.currItems--;
-  s.stats.bytes -= itemBytes(u, w);
+  const bytes = itemBytes(u, w);
+  s.stats.bytes -= bytes;
+  s.requested[c] -= bytes;
   u[w + META] = 0;
   freePush(s, h, c);
 }

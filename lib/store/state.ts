@@ -57,6 +57,8 @@ export interface StoreState {
   readonly carvePage: Int32Array;
   /** Evictions per class since the last stats reset. */
   readonly evicted: Float64Array;
+  /** Bytes requested by the linked items of each class (ITEM_ntotal sum). */
+  readonly requested: Float64Array;
   // Hash index.
   /** Bucket heads; chains run through the chunks' HNEXT word. */
   buckets: Uint32Array;
@@ -125,6 +127,7 @@ export function createState(opts: StoreOptions): StoreState {
     pages: new Int32Array(n),
     carvePage: new Int32Array(n),
     evicted: new Float64Array(n),
+    requested: new Float64Array(n),
     buckets: new Uint32Array(INITIAL_BUCKETS),
     mask: INITIAL_BUCKETS - 1,
     growAt: INITIAL_BUCKETS * 1.5,

@@ -335,6 +335,7 @@ class SlabStore implements Store {
         items: s.items[c],
         oldestAge: tail === 0 ? 0 : Math.max(0, now - this.lastAccessOf(tail)),
         evictions: s.evicted[c],
+        requested: s.requested[c],
       });
     }
     return out;

@@ -179,6 +179,8 @@ export interface ClassInfo {
   /** Seconds since the eviction policy's next victim was last accessed. */
   oldestAge: number;
   evictions: number;
+  /** Bytes the class's items asked for (memcached's `mem_requested`). */
+  requested: number;
 }
 
 /** Construction options of a store. */

@@ -117,10 +117,12 @@ export function storeItem(
       copyBytes(u8, vo, value, vStart, vLen);
     }
     const st = s.stats;
-    st.bytes -= itemBytes(u, w);
+    const before = itemBytes(u, w);
     st.totalItems++;
     writeHeader(u, w, kLen, newLen, flags, exp, now, casv);
-    st.bytes += itemBytes(u, w);
+    const grew = itemBytes(u, w) - before;
+    st.bytes += grew;
+    s.requested[c] += grew;
     policyHit(s, h, c);
     if (r !== undefined) {
       r.cas = casv;
@@ -252,6 +254,7 @@ export function incrDecr(
     const w = wordOf(s, h);
     if (rl > oldLen) {
       s.stats.bytes += rl - oldLen;
+      s.requested[s.pool.cls[h >>> s.cb]] += rl - oldLen;
       u[w + VLEN] = rl;
     }
     writeCas(u, w, ++s.casCounter);

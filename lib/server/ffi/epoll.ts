@@ -16,6 +16,7 @@
 import type { Config } from "../../config.ts";
 import { type Conn, type Core, TOO_MANY, type Transport } from "../core.ts";
 import { C, type Libc } from "./libc.ts";
+import { hostPort, type ListenAddr } from "../../listen.ts";
 import {
   listenTcp,
   listenUnix,
@@ -36,8 +37,8 @@ const ACCEPT_BATCH = 64;
 
 /** A running epoll transport. */
 export interface EpollTransport {
-  /** Bound TCP port (0 when no TCP listener). */
-  readonly port: number;
+  /** Bound TCP port of each of the `tcp` addresses, in order. */
+  readonly ports: number[];
   /** Stops accepting (idempotent). */
   closeListeners(): void;
   /** Ends the loop once every connection is closed by the core. */
@@ -59,14 +60,14 @@ interface Sock {
 }
 
 /**
- * Binds the plain listeners of `config` (TCP unless `tcp` is false, and the
- * unix socket) and serves them through `core`. Throws if binding fails.
+ * Binds the plain TCP listeners `tcp` and the unix socket of `config`, and
+ * serves them through `core`. Throws if binding fails.
  */
 export function serveEpoll(
   core: Core,
   libc: Libc,
   config: Config,
-  tcp = true,
+  tcp: readonly ListenAddr[],
 ): EpollTransport {
   const s = libc.sym;
   const ep = s.epoll_create1(C.EPOLL_CLOEXEC);
@@ -79,19 +80,19 @@ export function serveEpoll(
     s.epoll_ctl(ep, op, fd, ev);
   }
 
-  /** Listening fds → true for the unix socket. */
-  const listeners = new Map<number, boolean>();
-  let port = 0;
+  /** Listening fds → their `stats conns` name (`tcp:…` or `unix:…`). */
+  const listeners = new Map<number, string>();
+  const ports: number[] = [];
   try {
-    if (tcp && config.port >= 0) {
-      const l = listenTcp(libc, config.listen, config.port);
-      listeners.set(l.fd, false);
-      port = l.port;
+    for (const a of tcp) {
+      const l = listenTcp(libc, a.host, a.port);
+      listeners.set(l.fd, `tcp:${hostPort(a.host, l.port)}`);
+      ports.push(l.port);
     }
     if (config.unixSocket) {
       listeners.set(
         listenUnix(libc, config.unixSocket, config.unixMask),
-        true,
+        `unix:${config.unixSocket}`,
       );
     }
   } catch (e) {
@@ -99,7 +100,11 @@ export function serveEpoll(
     s.close(ep);
     throw e;
   }
-  for (const fd of listeners.keys()) ctl(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
+  const shown: number[] = [];
+  for (const [fd, name] of listeners) {
+    ctl(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
+    shown.push(core.listening(name));
+  }
 
   const socks: (Sock | undefined)[] = [];
   let stopped = false;
@@ -112,6 +117,7 @@ export function serveEpoll(
   function closeListeners(): void {
     for (const fd of listeners.keys()) s.close(fd);
     listeners.clear();
+    for (const id of shown.splice(0)) core.unlisten(id);
   }
 
   /** Writes as much of the pending reply as the socket takes. */
@@ -219,7 +225,8 @@ export function serveEpoll(
     core.flushed(k.conn!);
   }
 
-  function acceptAll(lfd: number, unix: boolean): void {
+  function acceptAll(lfd: number, name: string): void {
+    const unix = name.startsWith("unix:");
     for (let i = 0; i < ACCEPT_BATCH && listeners.has(lfd); i++) {
       addrLenView.setUint32(0, SOCKADDR_SIZE, true);
       const fd = s.accept4(
@@ -259,6 +266,7 @@ export function serveEpoll(
       k.conn = core.open(
         transportFor(k),
         unix ? `unix:${config.unixSocket}` : `tcp:${peerName(addr)}`,
+        name,
       );
     }
   }
@@ -296,8 +304,8 @@ export function serveEpoll(
             onReadable(k, flags);
           }
         } else {
-          const unix = listeners.get(fd);
-          if (unix !== undefined) acceptAll(fd, unix);
+          const name = listeners.get(fd);
+          if (name !== undefined) acceptAll(fd, name);
         }
       }
       if (acceptPausedUntil > 0 && Date.now() >= acceptPausedUntil) {
@@ -313,7 +321,7 @@ export function serveEpoll(
 
   const done = loop();
   return {
-    port,
+    ports,
     closeListeners,
     stop() {
       stopped = true;
