@@ -13,8 +13,11 @@
  *
  * It prints one line per run, then a table: the median ops/s of each
  * server, the median of the per-round on/off ratios (beside the issue's
- * target, at least 0.98) with its range, both ratios to memcached, and the
- * p99s.
+ * target, at least 0.98) with its range, both ratios to memcached, the
+ * p99s, and (with mcload, which reads the server's CPU time over the
+ * measured window) the server CPU µs per command off and on: on a busy
+ * shared machine a server's ops/s follows the CPU share it gets, so its CPU
+ * cost per command is the steadier measure of what `--metrics` adds.
  * @module
  */
 
@@ -69,7 +72,8 @@ type Kind = "memcached" | "off" | "on";
 interface Sample {
   ops: number;
   p99: number;
-  cpu: number;
+  /** Server CPU µs per command (NaN without mcload). */
+  cpuUs: number;
 }
 
 /** Parses `/metrics` text: the sum of `denocached_command_duration_seconds_count`. */
@@ -238,10 +242,11 @@ export async function metricsMain(argv: string[]): Promise<number> {
     }
     const got: Record<Kind, Sample[]> = { memcached: [], off: [], on: [] };
     const pairs: number[] = [];
+    const cpuPairs: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       const order: Kind[] = round % 2 === 1 ? ["off", "on"] : ["on", "off"];
       if (!values["no-memcached"]) order.unshift("memcached");
-      const ratio: Partial<Record<Kind, number>> = {};
+      const ratio: Partial<Record<Kind, Sample>> = {};
       for (const kind of order) {
         const port = freePort();
         const mport = kind === "on" ? freePort() : 0;
@@ -278,13 +283,16 @@ export async function metricsMain(argv: string[]): Promise<number> {
             extra = ` timed=${seen} scrapes=${scrapes}`;
           }
           const cpu = Number(r.details.server_cpu_pct ?? NaN);
-          got[kind].push({ ops: r.opsPerSec, p99: r.p99Us, cpu });
-          ratio[kind] = r.opsPerSec;
+          const cpuUs = cpu * 1e4 / r.opsPerSec; // (cpu% / 100) s per s, in µs
+          got[kind].push({ ops: r.opsPerSec, p99: r.p99Us, cpuUs });
+          ratio[kind] = got[kind].at(-1);
           console.log(
             `${id} round ${round} ${kind.padEnd(9)} ops_s=${
               Math.round(r.opsPerSec)
             } p99_us=${r.p99Estimated ? "~" : ""}${r.p99Us}${
-              Number.isFinite(cpu) ? ` server_cpu_pct=${cpu}` : ""
+              Number.isFinite(cpu)
+                ? ` server_cpu_pct=${cpu} cpu_us_per_cmd=${cpuUs.toFixed(2)}`
+                : ""
             }${
               r.details.other_cpu_pct
                 ? ` other_cpu_pct=${r.details.other_cpu_pct}`
@@ -302,7 +310,9 @@ export async function metricsMain(argv: string[]): Promise<number> {
         }
       }
       if (ratio.on !== undefined && ratio.off !== undefined) {
-        pairs.push(ratio.on / ratio.off);
+        pairs.push(ratio.on.ops / ratio.off.ops);
+        const c = ratio.on.cpuUs / ratio.off.cpuUs;
+        if (Number.isFinite(c)) cpuPairs.push(c);
       }
     }
     const med = (k: Kind, f: keyof Sample) => median(got[k].map((s) => s[f]));
@@ -324,6 +334,10 @@ export async function metricsMain(argv: string[]): Promise<number> {
       `${fmtInt(med("memcached", "p99"))} / ${fmtInt(med("off", "p99"))} / ${
         fmtInt(med("on", "p99"))
       }`,
+      `${fmtFixed(med("memcached", "cpuUs"), 2)} / ${
+        fmtFixed(med("off", "cpuUs"), 2)
+      } / ${fmtFixed(med("on", "cpuUs"), 2)}`,
+      fmtFixed(median(cpuPairs), 3),
     ]);
   }
   console.log(
@@ -339,13 +353,15 @@ export async function metricsMain(argv: string[]): Promise<number> {
         "off/mc",
         "on/mc",
         "p99 µs mc / off / on",
+        "CPU µs/cmd mc / off / on",
+        "CPU on/off",
       ],
       rows,
-      new Set([1, 2, 3, 4, 7, 8]),
+      new Set([1, 2, 3, 4, 7, 8, 11]),
     ),
   );
   console.log(
-    "\n  * on/off is the median over rounds of (on ops/s ÷ off ops/s) from the same round; range is its min–max.",
+    "\n  * on/off is the median over rounds of (on ops/s ÷ off ops/s) from the same round; range is its min–max.\n  * CPU µs/cmd is the server's CPU time over the measured window per command (mcload only); CPU on/off is the median of its per-round ratios (above 1: metrics cost CPU).",
   );
   await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
   await runCleanups();

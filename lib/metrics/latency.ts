@@ -18,6 +18,7 @@
  */
 
 import { type MonotonicClock, PERFORMANCE_CLOCK } from "./clock.ts";
+import { Op } from "../protocol/binary/constants.ts";
 
 /** Command labels, in index order; the last collects everything else. */
 export const COMMANDS = [
@@ -57,6 +58,7 @@ export const BOUNDS_SECONDS: readonly number[] = Array.from(
 const STRIDE = BUCKETS + 1; // + the +Inf bucket
 const OTHER = COMMANDS.length - 1;
 const GET = 0;
+const CAS = COMMANDS.indexOf("cas");
 
 /** The histograms of every command: plain typed arrays, never resized. */
 export interface Latency {
@@ -109,6 +111,46 @@ export function countCommand(
   const cmd = getMore !== 0 ? GET : commandIndex(buf, p, le);
   if (lat.pending[cmd]++ === 0) lat.touched[lat.touchedLen++] = cmd;
 }
+
+/**
+ * Notes one answered binary request of the current batch: `cmd` is its
+ * opcode with the quiet bit folded away (GETQ counts as GET), `cas` its
+ * request cas (a SET with one is a `cas`, as in the text protocol).
+ */
+export function countBinary(lat: Latency, cmd: number, cas: number): void {
+  const i = cas !== 0 && cmd === Op.Set ? CAS : BINARY_LABEL[cmd];
+  if (lat.pending[i]++ === 0) lat.touched[lat.touchedLen++] = i;
+}
+
+/**
+ * Binary opcodes (loud ones; the quiet ones fold onto them) under the text
+ * protocol's label for the same command; NOOP, QUIT, SASL and unknown
+ * opcodes are `other`.
+ */
+export const BINARY_LABEL: Uint8Array = (() => {
+  const m = new Uint8Array(256).fill(OTHER);
+  const at = (name: typeof COMMANDS[number]) => COMMANDS.indexOf(name);
+  const pairs: [number, typeof COMMANDS[number]][] = [
+    [Op.Get, "get"],
+    [Op.GetK, "get"],
+    [Op.Set, "set"],
+    [Op.Add, "add"],
+    [Op.Replace, "replace"],
+    [Op.Append, "append"],
+    [Op.Prepend, "prepend"],
+    [Op.Delete, "delete"],
+    [Op.Increment, "incr"],
+    [Op.Decrement, "decr"],
+    [Op.Touch, "touch"],
+    [Op.Gat, "gat"],
+    [Op.GatK, "gat"],
+    [Op.Stat, "stats"],
+    [Op.Flush, "flush_all"],
+    [Op.Version, "version"],
+  ];
+  for (const [op, name] of pairs) m[op] = at(name);
+  return m;
+})();
 
 /**
  * Ends a batch that started at `t0` (`performance.now()`): every command
