@@ -280,7 +280,12 @@ export async function metricsMain(argv: string[]): Promise<number> {
                 `only ${seen} commands in the latency histograms`,
               );
             }
-            extra = ` timed=${seen} scrapes=${scrapes}`;
+            const j = await (await fetch(
+              `http://127.0.0.1:${mport}/stats.json`,
+            )).json();
+            extra = ` timed=${seen} scrapes=${scrapes} clock=${
+              j.denocached?.latency?.clock ?? "?"
+            }`;
           }
           const cpu = Number(r.details.server_cpu_pct ?? NaN);
           const cpuUs = cpu * 1e4 / r.opsPerSec; // (cpu% / 100) s per s, in µs

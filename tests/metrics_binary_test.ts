@@ -60,6 +60,14 @@ ioTest("binary requests are timed under the text labels", async (io) => {
       version: 1,
     });
     assert.equal(n.get("other"), 1); // the NOOP
+    // Tests run with --allow-ffi: the cheap clock is in use.
+    const j =
+      await (await fetch(`http://127.0.0.1:${s.metricsPort}/stats.json`))
+        .json();
+    const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+    if (ffi && Deno.build.os === "linux") {
+      assert.equal(j.denocached.latency.clock, "clock_gettime");
+    }
     c.close();
     await settle();
   });

@@ -41,7 +41,7 @@ Deno.test("the FFI clock ticks like performance.now()", () => {
 
 Deno.test("a batch's commands get the batch's bucket; labels by name", () => {
   let t = 0;
-  const lat = createLatency({ now: () => t, close: () => {} });
+  const lat = createLatency({ name: "t", now: () => t, close: () => {} });
   const line = (s: string) => enc.encode(s);
   for (const s of ["get a", "set a 0 0 1", "get b", "mg a v", "bogus"]) {
     const b = line(s);
@@ -61,8 +61,13 @@ Deno.test("a batch's commands get the batch's bucket; labels by name", () => {
 
 Deno.test("setClock releases the clock it replaces", () => {
   let closed = 0;
-  const lat = createLatency({ now: () => 1, close: () => closed++ });
+  const lat = createLatency({
+    name: "t",
+    now: () => 1,
+    close: () => closed++,
+  });
   setClock(lat, PERFORMANCE_CLOCK);
   assert.equal(closed, 1);
+  assert.equal(lat.clockName, "performance.now");
   assert.ok(lat.now() > 0);
 });

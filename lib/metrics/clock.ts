@@ -13,6 +13,8 @@ const CLOCK_MONOTONIC = 1;
 
 /** A monotonic millisecond clock and the handle it holds. */
 export interface MonotonicClock {
+  /** What it reads, for /stats.json: "clock_gettime" or "performance.now". */
+  name: string;
   now: () => number;
   /** Releases the library handle (later `now` calls are not allowed). */
   close: () => void;
@@ -20,6 +22,7 @@ export interface MonotonicClock {
 
 /** `performance.now()`, which holds nothing. */
 export const PERFORMANCE_CLOCK: MonotonicClock = {
+  name: "performance.now",
   now: () => performance.now(),
   close: () => {},
 };
@@ -47,6 +50,7 @@ export function ffiClock(): MonotonicClock | null {
     if (get(CLOCK_MONOTONIC, ts) !== 0) throw new Error("clock_gettime");
     const opened = lib;
     return {
+      name: "clock_gettime",
       now: () => {
         get(CLOCK_MONOTONIC, ts);
         return (w[0] + w[1] * 4294967296) * 1000 + w[2] / 1e6;

@@ -75,6 +75,8 @@ export interface Latency {
   now: () => number;
   /** Releases the clock's handle. */
   closeClock: () => void;
+  /** The clock's name (see `clock.ts`). */
+  clockName: string;
 }
 
 /**
@@ -88,6 +90,7 @@ export function createLatency(
   return {
     now: clock.now,
     closeClock: clock.close,
+    clockName: clock.name,
     counts: new Float64Array(COMMANDS.length * STRIDE),
     sums: new Float64Array(COMMANDS.length),
     pending: new Float64Array(COMMANDS.length),
@@ -232,6 +235,7 @@ export function setClock(lat: Latency, clock: MonotonicClock): void {
   const close = lat.closeClock;
   lat.now = clock.now;
   lat.closeClock = clock.close;
+  lat.clockName = clock.name;
   close();
 }
 

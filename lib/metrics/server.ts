@@ -126,7 +126,7 @@ export function startMetricsServer(
       draining,
       listen: `${ctx.config.listen}:${ctx.config.port}`,
       metrics: `${addr.hostname}:${http.port}`,
-      latency: { bounds: BOUNDS_SECONDS, commands },
+      latency: { bounds: BOUNDS_SECONDS, commands, clock: lat?.clockName },
       rates: currentRates(rates),
       process: processInfo(),
     };
