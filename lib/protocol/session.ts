@@ -95,7 +95,7 @@ export function feed(
   const maxOut = s.outLimit;
   // Latency histograms (--metrics): null when off, so timing costs nothing.
   const lat = s.ctx.latency;
-  const t0 = lat === null ? 0 : performance.now();
+  const t0 = lat === null ? 0 : lat.now();
   while (p < end && !s.close) {
     if (s.out.len + s.out.refBytes > maxOut) break;
     if (s.swallow > 0) {
