@@ -1,0 +1,51 @@
+/**
+ * Smoke test of `bench --metrics` (bench/metrics_cost.ts): `--help`, a bad
+ * option, and one 1-second W1 round of memcached, denocached off and on
+ * (the on run must find its commands in the latency histograms). No timing
+ * is asserted; skipped with a printed reason without memcached or gcc.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { which } from "../bench/procs.ts";
+
+const BENCH = new URL("../bench/bench.ts", import.meta.url).pathname;
+
+async function bench(...args: string[]) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", BENCH, "--metrics", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+}
+
+Deno.test("bench --metrics --help, and a bad option exits 2", async () => {
+  const h = await bench("--help");
+  assert.equal(h.code, 0, h.out);
+  assert.match(h.out, /Usage: deno task bench --metrics/);
+  assert.equal((await bench("--nope")).code, 2);
+});
+
+Deno.test("bench --metrics: one short W1 round, off and on side by side", async () => {
+  if (!which("memcached") || !which("gcc") || !which("setsid")) {
+    console.log("SKIP: needs memcached, gcc and setsid");
+    return;
+  }
+  const r = await bench(
+    "--workloads",
+    "W1",
+    "--rounds",
+    "1",
+    "--duration",
+    "1",
+    "--warmup",
+    "0",
+  );
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /W1 round 1 off +ops_s=\d+/);
+  assert.match(r.out, /W1 round 1 on +ops_s=\d+ .*timed=\d+ .*clock=/);
+  assert.match(r.out, /\| W1 +\| +[\d,]+ \| +[\d,]+ \| +[\d,]+ \| +[\d.]+ \|/);
+});
