@@ -27,6 +27,7 @@ import {
   WORKLOADS,
 } from "./generators.ts";
 import { hitMain } from "./hit.ts";
+import { metricsMain } from "./metrics_cost.ts";
 import {
   freePort,
   installSignalHandlers,
@@ -100,6 +101,9 @@ Options:
   --no-out              do not write a results file
   --dry-run             print what would be run, run nothing
   -h, --help            this text
+
+deno task bench --hit --help: hit-ratio and memory workloads.
+deno task bench --metrics --help: the cost of --metrics (on vs off).
 
 As root, memcached commands get "-u nobody" appended unless they have -u.
 Missing tools: ${INSTALL_HINT} (gcc for mcload, util-linux for taskset).`;
@@ -684,6 +688,8 @@ if (import.meta.main) {
   try {
     code = Deno.args.includes("--hit")
       ? await hitMain(Deno.args)
+      : Deno.args.includes("--metrics")
+      ? await metricsMain(Deno.args)
       : await main(Deno.args);
   } catch (e) {
     console.error(

@@ -1,9 +1,9 @@
 /**
  * One memory budget for the whole process, beside the item memory of `-m`:
  * input buffered for values still arriving, reply bytes queued for slow
- * readers, TLS buffers and admin replies all draw from it. Not yet wired
- * into the connection core (see README "Limits and hardening"): this module
- * is the accounting, with the decisions the core is to act on.
+ * readers and TLS buffers all draw from it (admin replies are replies, so
+ * they count as {@link Kind.Response}). This module is the accounting; the
+ * connection core (lib/server/core.ts) acts on it.
  *
  * Every holder (a connection) has a per-kind balance. {@link take} grants
  * bytes only while the total stays within the limit, so the process never
@@ -45,8 +45,17 @@ export interface Budget {
   readonly byKind: Float64Array;
   /** Refused takes so far. */
   readonly refusals: number;
+  /** Connections closed because the budget stayed spent (the core counts them). */
+  closes: number;
   /** Grants `n` bytes of `kind` to `holder` if the total stays within the limit. */
   take(holder: number, kind: Kind, n: number): boolean;
+  /**
+   * Records `n` bytes of `kind` already spent by `holder`, even past the
+   * limit (memory a batch allocated before it could ask); the core keeps
+   * such overshoot small and stops reading while the budget is spent.
+   */
+  charge(holder: number, kind: Kind, n: number): void;
+
   /** Returns `n` bytes of `kind` from `holder` (clamped to what it holds). */
   give(holder: number, kind: Kind, n: number): void;
   /** Returns everything `holder` holds (its connection closed). */
@@ -55,7 +64,12 @@ export interface Budget {
   held(holder: number): number;
   /** Up to `k` holders holding the most, largest first. */
   heaviest(k: number): number[];
-  /** `stats` rows: read_buf_bytes, response_obj_bytes, tls_buf_bytes, admin_buf_bytes, budget limit. */
+  /**
+   * The `stats` rows memcached 1.6.18 prints for its connection buffers, in
+   * its order: response_obj_* are queued replies (`oom`: connections closed
+   * because the budget stayed spent), read_buf_* are input and TLS buffers
+   * (`free`: what is left of the budget, `oom`: refused takes).
+   */
   statRows(): [string, number][];
 }
 
@@ -79,6 +93,7 @@ export function createBudget(limit: number): Budget {
     get refusals() {
       return refusals;
     },
+    closes: 0,
     take(holder, kind, n) {
       if (n < 0 || !Number.isFinite(n)) return false;
       if (used + n > limit) {
@@ -91,6 +106,14 @@ export function createBudget(limit: number): Budget {
       byKind[kind] += n;
       used += n;
       return true;
+    },
+    charge(holder, kind, n) {
+      if (n <= 0 || !Number.isFinite(n)) return;
+      const a = of(holder);
+      a[kind] += n;
+      a[KINDS] += n;
+      byKind[kind] += n;
+      used += n;
     },
     give(holder, kind, n) {
       const a = holders.get(holder);
@@ -119,12 +142,19 @@ export function createBudget(limit: number): Budget {
         .map(([h]) => h);
     },
     statRows() {
+      const count = (k: Kind) => {
+        let n = 0;
+        for (const a of holders.values()) if (a[k] > 0) n++;
+        return n;
+      };
       return [
-        ["read_buf_bytes", byKind[Kind.ReadBuf]],
-        ["response_obj_bytes", byKind[Kind.Response]],
-        ["tls_buf_bytes", byKind[Kind.Tls]],
-        ["admin_buf_bytes", byKind[Kind.Admin]],
-        ["conn_budget_bytes", limit],
+        ["response_obj_oom", this.closes],
+        ["response_obj_count", count(Kind.Response) + count(Kind.Admin)],
+        ["response_obj_bytes", byKind[Kind.Response] + byKind[Kind.Admin]],
+        ["read_buf_count", count(Kind.ReadBuf) + count(Kind.Tls)],
+        ["read_buf_bytes", byKind[Kind.ReadBuf] + byKind[Kind.Tls]],
+        ["read_buf_bytes_free", Math.max(0, limit - used)],
+        ["read_buf_oom", refusals],
       ];
     },
   };

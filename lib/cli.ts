@@ -96,7 +96,11 @@ Usage: denocached [options]
   -B, --protocol=<name>        auto (default), ascii or binary
   -o, --extended=<opts>        comma separated: idle_timeout=<secs>,
                                ssl_chain_cert=<file>, ssl_key=<file>,
-                               ssl_port=<num> (TLS there, plain on -p)
+                               ssl_port=<num> (TLS there, plain on -p),
+                               conn_memory=<MB> (as --conn-memory)
+      --conn-memory=<MB>       memory for connection buffers (input being
+                               read, replies queued, TLS), beside -m
+                               (default: 10% of -m, at least 64)
       --metrics=<[host:]port>  serve /metrics (Prometheus), a status page,
                                /healthz and /stats.json over HTTP there
                                (host default 127.0.0.1; memcached_exporter
@@ -166,6 +170,7 @@ const OPTIONS = {
   snapshot: { type: "string" },
   metrics: { type: "string" },
   "snapshot-interval": { type: "string" },
+  "conn-memory": { type: "string" },
   single: { type: "boolean" },
   io: { type: "string" },
   verbose: { type: "boolean", short: "v", multiple: true },
@@ -322,7 +327,9 @@ export function parseCli(args: string[]): CliResult {
       else if (key === "ssl_port") {
         extra.sslPort = parseIntFlag(val, "-o ssl_port", 0, 65535);
       } else if (key === "metrics") metrics(val, "-o metrics");
-      else if (key === "metrics_max_conns") {
+      else if (key === "conn_memory" || key === "read_buf_mem_limit") {
+        config.connMemoryMb = parseIntFlag(val, `-o ${key}`, 1, 1 << 20);
+      } else if (key === "metrics_max_conns") {
         metricsConns = parseIntFlag(val, "-o metrics_max_conns", 1, 1 << 16);
       } else notes.push(`-o ${key}: not supported, ignored`);
     }
@@ -331,6 +338,14 @@ export function parseCli(args: string[]): CliResult {
     if (config.metrics === null) {
       notes.push("-o metrics_max_conns: ignored without --metrics");
     } else config.metrics.maxConnections = metricsConns;
+  }
+  if (v["conn-memory"] !== undefined) {
+    config.connMemoryMb = parseIntFlag(
+      v["conn-memory"],
+      "--conn-memory",
+      1,
+      1 << 20,
+    );
   }
   if (v.snapshot !== undefined) extra.snapshot = v.snapshot;
   if (v["snapshot-interval"] !== undefined) {

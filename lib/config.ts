@@ -35,6 +35,12 @@ export interface Config {
   enableShutdown: boolean;
   /** Refuse `flush_all` (`-F`). */
   disableFlush: boolean;
+  /**
+   * Connection buffer budget in MiB (`--conn-memory`, `-o conn_memory`):
+   * input being read, replies queued and TLS buffers of all connections;
+   * 0 = the default of lib/budget.ts (10% of `-m`, with a floor).
+   */
+  connMemoryMb: number;
   /** Refuse `stats cachedump` (`-X`, memcached's --disable-dumping). */
   disableDumping?: boolean;
   /** Stop reading from a client whose unsent replies exceed this many bytes. */
@@ -93,6 +99,7 @@ export function defaultConfig(): Config {
     unixMask: 0o700,
     enableShutdown: false,
     disableFlush: false,
+    connMemoryMb: 0,
     maxOutputBytes: 4 * 1024 * 1024,
     io: "auto",
     clock: systemClock,

@@ -67,11 +67,24 @@ const CRC_TABLE = (() => {
 
 /** CRC-32 (IEEE, as zlib) of `b[start, end)`. */
 export function crc32(b: Uint8Array, start = 0, end = b.length): number {
-  let c = 0xffffffff;
+  return (crc32Update(0xffffffff, b, start, end) ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * Feeds `b[start, end)` into a running CRC-32 state (start from 0xffffffff;
+ * the checksum is `(state ^ 0xffffffff) >>> 0`), so a large block can be
+ * checksummed a piece at a time as it is filled.
+ */
+export function crc32Update(
+  c: number,
+  b: Uint8Array,
+  start: number,
+  end: number,
+): number {
   for (let i = start; i < end; i++) {
     c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
   }
-  return (c ^ 0xffffffff) >>> 0;
+  return c;
 }
 
 function view(b: Uint8Array): DataView {
@@ -123,12 +136,13 @@ export function encodeBlockHeader(
   payload: Uint8Array,
   len: number,
   count: number,
+  payloadCrc = crc32(payload, 0, len),
 ): void {
   const v = view(out);
   v.setUint32(off, tag, true);
   v.setUint32(off + 4, len, true);
   v.setUint32(off + 8, count, true);
-  v.setUint32(off + 12, crc32(payload, 0, len), true);
+  v.setUint32(off + 12, payloadCrc, true);
   v.setUint32(off + 16, crc32(out, off, off + 16), true);
 }
 

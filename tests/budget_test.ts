@@ -2,8 +2,8 @@
  * The process-wide memory budget's accounting (lib/budget.ts), seeded: the
  * total never exceeds the limit whatever the sequence of takes and gives,
  * per-kind and per-holder balances always add up, refusals are counted, and
- * the heaviest holders come first. (Unit test: the budget is not yet wired
- * into the connection core.)
+ * the heaviest holders come first. (Unit test of the accounting; the
+ * attack tests in budget_attack_test.ts cover the core's use of it.)
  * @module
  */
 
@@ -66,7 +66,11 @@ Deno.test("budget: never grows past its limit; balances add up (seeded)", () => 
   }
   for (const h of model.keys()) assert.ok(b.held(h) <= b.held(top[0]));
   const rows = Object.fromEntries(b.statRows());
-  assert.equal(rows.read_buf_bytes, kinds[Kind.ReadBuf]);
-  assert.equal(rows.response_obj_bytes, kinds[Kind.Response]);
-  assert.equal(rows.conn_budget_bytes, limit);
+  assert.equal(rows.read_buf_bytes, kinds[Kind.ReadBuf] + kinds[Kind.Tls]);
+  assert.equal(
+    rows.response_obj_bytes,
+    kinds[Kind.Response] + kinds[Kind.Admin],
+  );
+  assert.equal(rows.read_buf_bytes_free, limit - b.used);
+  assert.equal(rows.read_buf_oom, refused);
 });

@@ -10,6 +10,8 @@
 import type { MetricsAddress } from "../config.ts";
 import type { ServerHooks } from "../server/server.ts";
 import { type MetricsServer, startMetricsServer } from "./server.ts";
+import { type Latency, setClock } from "./latency.ts";
+import { openMonotonicClock, PERFORMANCE_CLOCK } from "./clock.ts";
 
 /** Handle on the attached listener. */
 export interface MetricsAttachment {
@@ -28,11 +30,19 @@ export function attachMetrics(
   hooks: ServerHooks,
 ): MetricsAttachment {
   let m: MetricsServer | null = null;
+  let timed: Latency | null = null;
+  const releaseClock = () => {
+    if (timed !== null) setClock(timed, PERFORMANCE_CLOCK);
+    timed = null;
+  };
   const { beforeListen, onDrain, onClose } = hooks;
   hooks.beforeListen = (ctx) => {
     beforeListen?.(ctx);
     try {
       m = startMetricsServer(ctx, addr);
+      // The histograms' cheap clock (an FFI handle) lives while we do.
+      timed = ctx.latency;
+      if (timed !== null) setClock(timed, openMonotonicClock());
     } catch (e) {
       throw new Error(
         `metrics listener on ${addr.hostname}:${addr.port}: ${
@@ -51,6 +61,7 @@ export function attachMetrics(
     } finally {
       await m?.close();
       m = null;
+      releaseClock();
     }
   };
   return {
@@ -58,6 +69,7 @@ export function attachMetrics(
     async close() {
       await m?.close();
       m = null;
+      releaseClock();
     },
   };
 }

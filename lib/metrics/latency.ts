@@ -9,11 +9,16 @@
  * reply of the batch is queued: replies leave in one socket write per
  * batch, so that is when this command's reply can go out. Every command of
  * a pipelined batch gets the batch's time, as its client sees it; socket
- * and kernel time are not included. Two `performance.now()` per batch (not
- * per command); per command only a name lookup and a counter increment.
+ * and kernel time are not included. Two clock readings per batch (not per
+ * command), from `clock_gettime` over FFI where it is granted (`clock.ts`:
+ * `performance.now()` alone would cost a few per cent of a small request);
+ * per command only a name lookup and a counter increment.
  * Buckets are powers of two of microseconds.
  * @module
  */
+
+import { type MonotonicClock, PERFORMANCE_CLOCK } from "./clock.ts";
+import { Op } from "../protocol/binary/constants.ts";
 
 /** Command labels, in index order; the last collects everything else. */
 export const COMMANDS = [
@@ -53,6 +58,7 @@ export const BOUNDS_SECONDS: readonly number[] = Array.from(
 const STRIDE = BUCKETS + 1; // + the +Inf bucket
 const OTHER = COMMANDS.length - 1;
 const GET = 0;
+const CAS = COMMANDS.indexOf("cas");
 
 /** The histograms of every command: plain typed arrays, never resized. */
 export interface Latency {
@@ -65,11 +71,26 @@ export interface Latency {
   /** Kinds with a non-zero `pending`, in the first `touchedLen` slots. */
   touched: Int32Array;
   touchedLen: number;
+  /** Monotonic milliseconds (see `clock.ts`: a vDSO call where FFI is granted). */
+  now: () => number;
+  /** Releases the clock's handle. */
+  closeClock: () => void;
+  /** The clock's name (see `clock.ts`). */
+  clockName: string;
 }
 
-/** Creates zeroed histograms. */
-export function createLatency(): Latency {
+/**
+ * Creates zeroed histograms timed by `clock` (by default
+ * `performance.now()`, which holds nothing; the metrics hooks install the
+ * cheaper FFI clock with {@link setClock} while the server runs).
+ */
+export function createLatency(
+  clock: MonotonicClock = PERFORMANCE_CLOCK,
+): Latency {
   return {
+    now: clock.now,
+    closeClock: clock.close,
+    clockName: clock.name,
     counts: new Float64Array(COMMANDS.length * STRIDE),
     sums: new Float64Array(COMMANDS.length),
     pending: new Float64Array(COMMANDS.length),
@@ -95,13 +116,53 @@ export function countCommand(
 }
 
 /**
+ * Notes one answered binary request of the current batch: `cmd` is its
+ * opcode with the quiet bit folded away (GETQ counts as GET), `cas` its
+ * request cas (a SET with one is a `cas`, as in the text protocol).
+ */
+export function countBinary(lat: Latency, cmd: number, cas: number): void {
+  const i = cas !== 0 && cmd === Op.Set ? CAS : BINARY_LABEL[cmd];
+  if (lat.pending[i]++ === 0) lat.touched[lat.touchedLen++] = i;
+}
+
+/**
+ * Binary opcodes (loud ones; the quiet ones fold onto them) under the text
+ * protocol's label for the same command; NOOP, QUIT, SASL and unknown
+ * opcodes are `other`.
+ */
+export const BINARY_LABEL: Uint8Array = (() => {
+  const m = new Uint8Array(256).fill(OTHER);
+  const at = (name: typeof COMMANDS[number]) => COMMANDS.indexOf(name);
+  const pairs: [number, typeof COMMANDS[number]][] = [
+    [Op.Get, "get"],
+    [Op.GetK, "get"],
+    [Op.Set, "set"],
+    [Op.Add, "add"],
+    [Op.Replace, "replace"],
+    [Op.Append, "append"],
+    [Op.Prepend, "prepend"],
+    [Op.Delete, "delete"],
+    [Op.Increment, "incr"],
+    [Op.Decrement, "decr"],
+    [Op.Touch, "touch"],
+    [Op.Gat, "gat"],
+    [Op.GatK, "gat"],
+    [Op.Stat, "stats"],
+    [Op.Flush, "flush_all"],
+    [Op.Version, "version"],
+  ];
+  for (const [op, name] of pairs) m[op] = at(name);
+  return m;
+})();
+
+/**
  * Ends a batch that started at `t0` (`performance.now()`): every command
  * counted since gets the batch's duration, since its reply leaves with the
  * batch's one socket write.
  */
 export function endBatch(lat: Latency, t0: number): void {
   if (lat.touchedLen === 0) return;
-  const ms = performance.now() - t0;
+  const ms = lat.now() - t0;
   const us = ms * 1000;
   // Bucket i holds (2^(i-1), 2^i] µs; clz32 finds the power of two.
   let b = us <= 1 ? 0 : 32 - Math.clz32(Math.ceil(us) - 1);
@@ -162,6 +223,20 @@ export function commandCount(lat: Latency, cmd: number): number {
 /** Non-cumulative bucket counts of command `cmd` (a copy, for export). */
 export function commandBuckets(lat: Latency, cmd: number): number[] {
   return Array.from(lat.counts.subarray(cmd * STRIDE, (cmd + 1) * STRIDE));
+}
+
+/**
+ * Times `lat` by `clock` from now on and releases the clock it had
+ * (`setClock(lat, PERFORMANCE_CLOCK)` when the server stops: a batch that
+ * still ends later is timed with `performance.now()`). Call it between
+ * batches only, since a batch's two readings must come from one clock.
+ */
+export function setClock(lat: Latency, clock: MonotonicClock): void {
+  const close = lat.closeClock;
+  lat.now = clock.now;
+  lat.closeClock = clock.close;
+  lat.clockName = clock.name;
+  close();
 }
 
 /** Zeroes every histogram (`stats reset` leaves them: they are ours). */

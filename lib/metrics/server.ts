@@ -8,7 +8,10 @@
  * - `GET /`           the live status page
  *
  * It reads the shared Context synchronously per request and never writes
- * to it, so cache clients see no difference.
+ * to it, so cache clients see no difference. A rendered `/metrics` or
+ * `/stats.json` is reused for {@link RENDER_REUSE_MS}, so however many
+ * clients scrape, rendering takes at most a few milliseconds of the
+ * cache's event loop per second.
  * @module
  */
 
@@ -21,6 +24,15 @@ import { createRates, currentRates, sampleRates } from "./rates.ts";
 import { GROUPS, readStatsGroups } from "./stats_groups.ts";
 import { type HttpResponse, type HttpServer, serveHttp, text } from "./http.ts";
 import { PAGE_HTML } from "./page.ts";
+
+/** How long a rendered `/metrics` or `/stats.json` body is served again. */
+export const RENDER_REUSE_MS = 200;
+
+/** A rendered body and when (performance.now()) it was rendered. */
+interface Rendered {
+  at: number;
+  body: string;
+}
 
 /** A running metrics listener. */
 export interface MetricsServer {
@@ -49,23 +61,35 @@ export function startMetricsServer(
     throw e;
   }
 
+  const metricsBody: Rendered = { at: -Infinity, body: "" };
+  const jsonBody: Rendered = { at: -Infinity, body: "" };
+  function reuse(r: Rendered, render: () => string): string {
+    const now = performance.now();
+    if (now - r.at >= RENDER_REUSE_MS) {
+      r.body = render();
+      r.at = now;
+    }
+    return r.body;
+  }
+
   function route(path: string): HttpResponse {
     switch (path) {
       case "/metrics": {
-        const body = renderMetrics(
-          readStatsGroups(ctx),
-          ctx.latency,
-          rates,
-          processInfo(),
-          draining,
-        );
+        const body = reuse(metricsBody, () =>
+          renderMetrics(
+            readStatsGroups(ctx),
+            ctx.latency,
+            rates,
+            processInfo(),
+            draining,
+          ));
         return { status: 200, contentType: CONTENT_TYPE, body };
       }
       case "/stats.json":
         return {
           status: 200,
           contentType: "application/json",
-          body: JSON.stringify(statsJson()),
+          body: reuse(jsonBody, () => JSON.stringify(statsJson())),
         };
       case "/healthz":
         return draining ? text(503, "draining\n") : text(200, "ok\n");
@@ -102,7 +126,7 @@ export function startMetricsServer(
       draining,
       listen: `${ctx.config.listen}:${ctx.config.port}`,
       metrics: `${addr.hostname}:${http.port}`,
-      latency: { bounds: BOUNDS_SECONDS, commands },
+      latency: { bounds: BOUNDS_SECONDS, commands, clock: lat?.clockName },
       rates: currentRates(rates),
       process: processInfo(),
     };
@@ -114,6 +138,7 @@ export function startMetricsServer(
     port: http.port,
     drain() {
       draining = true;
+      metricsBody.at = jsonBody.at = -Infinity; // show it at once
     },
     async close() {
       clearInterval(timer);

@@ -9,6 +9,7 @@
 import { absoluteExpiry } from "./exptime.ts";
 import { line } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
+import type { Store } from "../store/types.ts";
 import type { Session } from "./types.ts";
 import { noreplyLast } from "./text.ts";
 import { ascii, parseInt32, parseUint32, tokenIs } from "./tokens.ts";
@@ -50,16 +51,36 @@ const W = {
   all: ascii("all"),
 };
 
-/** Pages released per slice while shrinking (a full page of small items drains in tens of ms). */
-const SHRINK_PAGES = 1;
-/** Chunks the crawler looks at per slice (a few ms with small items). */
-const CRAWL_CHUNKS = 50_000;
+/**
+ * Chunks one shrink step empties (evicting their items): a page of small
+ * items holds thousands, so a page is drained over many steps.
+ */
+const SHRINK_CHUNKS = 256;
+/**
+ * Chunks one sweep step looks at: well under a millisecond even when every
+ * one holds a dead item to reclaim (1-3 us each with 4 M items).
+ */
+export const SWEEP_STEP = 512;
 
 /** Runs `step` in slices between client work (or at once without a scheduler). */
 function later(s: Session, step: () => boolean): void {
   const bg = s.ctx.background;
   if (bg) bg(step);
   else while (step());
+}
+
+/**
+ * A task (for `ctx.background`) that sweeps `total` chunks for dead items,
+ * {@link SWEEP_STEP} per step, or one full pass if the store holds fewer.
+ */
+export function sweepTask(store: Store, total: number): () => boolean {
+  let looked = 0;
+  return () => {
+    const n = store.sweep(SWEEP_STEP);
+    looked += n;
+    // sweep looks at fewer than asked only when it completed a pass.
+    return n === SWEEP_STEP && looked < total;
+  };
 }
 
 /**
@@ -70,13 +91,7 @@ function crawl(s: Session): void {
   const store = s.ctx.store;
   let chunks = 0;
   for (const c of store.classes()) chunks += c.pages * c.chunksPerPage;
-  let looked = 0;
-  later(s, () => {
-    const n = store.sweep(CRAWL_CHUNKS);
-    looked += n;
-    // sweep looks at fewer than asked only when it completed a pass.
-    return n === CRAWL_CHUNKS && looked < chunks;
-  });
+  later(s, sweepTask(store, chunks));
 }
 
 /** flush_all [delay] [noreply]. */
@@ -157,8 +172,8 @@ export function memlimit(s: Session, buf: Uint8Array): number {
   else if (mb > 1_000_000_000) reply(s, MEMLIMIT_BYTES);
   else {
     const store = s.ctx.store;
-    if (store.setLimit(mb * 1024 * 1024, SHRINK_PAGES)) {
-      later(s, () => store.shrink(SHRINK_PAGES));
+    if (store.setLimit(mb * 1024 * 1024, SHRINK_CHUNKS)) {
+      later(s, () => store.shrink(SHRINK_CHUNKS));
     }
     s.ctx.config.memoryLimitMb = mb;
     reply(s, R.OK);

@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import type { Store } from "../store/types.ts";
 import type { Counters } from "./counters.ts";
 import type { Latency } from "../metrics/latency.ts";
+import type { Budget } from "../budget.ts";
 
 /** The version we report; memcached's, since clients gate features on it. */
 export const VERSION = "1.6.18";
@@ -55,4 +56,6 @@ export interface Context {
   background?(step: () => boolean): void;
   /** Per-command latency histograms; null unless `--metrics` is on. */
   latency: Latency | null;
+  /** The connection memory budget, for `stats`; set by the connection core. */
+  budget?: Budget;
 }

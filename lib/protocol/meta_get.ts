@@ -14,6 +14,7 @@ import {
   putCrlf,
   putInt,
   putRange,
+  putStored,
   putUint,
 } from "./outbuf.ts";
 import { KEY_MAX, type Session } from "./types.ts";
@@ -183,7 +184,7 @@ export function metaGet(s: Session, buf: Uint8Array, t: Tokens): number {
   putCrlf(o);
   if (mf.value) {
     const vs = store.valueStart(h);
-    putRange(o, store.valueBytes(h), vs, vs + vlen);
+    putStored(o, store.valueBytes(h), vs, vlen, h, store.casOf(h));
     putCrlf(o);
   }
   // The delayed LRU bump of "locked" fetches, after h/l read the old state.

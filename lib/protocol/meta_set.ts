@@ -93,7 +93,13 @@ export function metaSet(
     store.remove(key, ks, kl); // memcached drops the old value in every mode
     return fail(s, ME.TOO_LARGE, total);
   }
-  if (end - ds < total) return NEED_MORE;
+  if (end - ds < total) {
+    if (s.input(ds + total - s.lineStart)) return NEED_MORE;
+    // No memory to buffer the block: memcached's failed item_alloc.
+    c.store_no_memory++;
+    store.remove(key, ks, kl); // as on too large: in every mode
+    return fail(s, ME.OOM_STORE, total);
+  }
   c.cmd_set++;
   if (buf[ds + vlen] !== 13 || buf[ds + vlen + 1] !== 10) {
     putBytes(o, ME.BAD_CHUNK);

@@ -2,21 +2,108 @@
  * A growable output buffer for replies. Every reply produced from one read of
  * a connection is appended here and sent with a single socket write, so the
  * buffer is reused and only grows (never per request).
+ *
+ * Large stored values can go by reference instead of being copied
+ * ({@link putStored}, when the connection core turned `byRef` on): the
+ * buffer then records where each value's bytes belong, and the core sends
+ * the pieces in order straight from the store's pages, so many clients
+ * reading one big value share its bytes (memcached's item references).
  * @module
  */
 
 const enc = new TextEncoder();
 
+/** Values at least this long go by reference when `byRef` is on. */
+export const REF_MIN = 64 * 1024;
+
 /** Growable byte buffer; `len` bytes of `buf` are pending output. */
 export interface OutBuf {
   buf: Uint8Array;
   len: number;
+  /** Whether {@link putStored} may reference stored bytes (set by the core). */
+  byRef: boolean;
+  /** Referenced values pending; ref i's bytes go after `buf[0, refAt[i])`. */
+  nrefs: number;
+  refAt: number[];
+  refSrc: Uint8Array[];
+  refStart: number[];
+  refLen: number[];
+  /** Item handle and cas of each ref: the core checks them before sending. */
+  refHandle: number[];
+  refCas: number[];
+  /** Bytes referenced in total (pending output beside `len`). */
+  refBytes: number;
 }
 
 /** Creates an empty buffer with `capacity` bytes reserved. */
 export function createOutBuf(capacity = 16 * 1024): OutBuf {
-  return { buf: new Uint8Array(capacity), len: 0 };
+  return {
+    buf: new Uint8Array(capacity),
+    len: 0,
+    byRef: false,
+    nrefs: 0,
+    refAt: [],
+    refSrc: [],
+    refStart: [],
+    refLen: [],
+    refHandle: [],
+    refCas: [],
+    refBytes: 0,
+  };
 }
+
+/** Output pending in all: own bytes plus referenced ones. */
+export function pendingBytes(o: OutBuf): number {
+  return o.len + o.refBytes;
+}
+
+/**
+ * Appends stored value bytes `src[start, start + n)` of item `handle`
+ * (cas `cas`): by reference when `byRef` is on and the value is at least
+ * {@link REF_MIN} long, else copied.
+ */
+export function putStored(
+  o: OutBuf,
+  src: Uint8Array,
+  start: number,
+  n: number,
+  handle: number,
+  cas: number,
+): void {
+  if (!o.byRef || n < REF_MIN) return putRange(o, src, start, start + n);
+  const i = o.nrefs++;
+  o.refAt[i] = o.len;
+  o.refSrc[i] = src;
+  o.refStart[i] = start;
+  o.refLen[i] = n;
+  o.refHandle[i] = handle;
+  o.refCas[i] = cas;
+  o.refBytes += n;
+}
+
+/** Drops every pending ref (after they were sent, or on a rollback). */
+export function clearRefs(o: OutBuf, from = 0): void {
+  for (let i = from; i < o.nrefs; i++) {
+    o.refBytes -= o.refLen[i];
+    o.refSrc[i] = EMPTY; // never pin a page the store let go
+  }
+  o.nrefs = from;
+}
+
+/**
+ * Truncates the output back to `mark` own bytes (a command that fails after
+ * answering part of itself), with the refs placed after it.
+ */
+export function rollback(o: OutBuf, mark: number): void {
+  o.len = mark;
+  let i = o.nrefs;
+  while (i > 0 && o.refAt[i - 1] > mark) i--;
+  // A ref placed exactly at mark was added after it too (own bytes precede).
+  while (i > 0 && o.refAt[i - 1] === mark) i--;
+  if (i < o.nrefs) clearRefs(o, i);
+}
+
+const EMPTY = new Uint8Array(0);
 
 /** Makes room for `n` more bytes. */
 export function reserve(o: OutBuf, n: number): void {

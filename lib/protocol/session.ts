@@ -56,13 +56,20 @@ export function createSession(ctx: Context, id = 0): Session {
     saslDone: false,
     logged: false,
     res: newResult(),
+    outLimit: ctx.config.maxOutputBytes,
+    lineStart: 0,
+    input: always,
   };
+}
+
+function always(): boolean {
+  return true;
 }
 
 /**
  * Processes as many complete commands from `buf[start, end)` as possible and
  * returns the number of bytes consumed. Stops early once the pending output
- * passes `ctx.config.maxOutputBytes` so the caller can flush it first.
+ * passes `s.outLimit` so the caller can flush it first.
  */
 export function feed(
   s: Session,
@@ -85,12 +92,12 @@ export function feed(
     if (s.proto === Proto.Binary) return feedBinary(s, buf, start, end);
   }
   let p = start;
-  const maxOut = s.ctx.config.maxOutputBytes;
+  const maxOut = s.outLimit;
   // Latency histograms (--metrics): null when off, so timing costs nothing.
   const lat = s.ctx.latency;
-  const t0 = lat === null ? 0 : performance.now();
+  const t0 = lat === null ? 0 : lat.now();
   while (p < end && !s.close) {
-    if (s.out.len > maxOut) break;
+    if (s.out.len + s.out.refBytes > maxOut) break;
     if (s.swallow > 0) {
       const n = Math.min(s.swallow, end - p);
       s.swallow -= n;
@@ -111,6 +118,7 @@ export function feed(
     }
     let le = nl;
     if (le - p > 1 && buf[le - 1] === 13) le--;
+    s.lineStart = p;
     const more = s.getMore;
     const r = more !== 0
       ? getMore(s, buf, p, le)

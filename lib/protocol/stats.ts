@@ -34,6 +34,12 @@ const ILLEGAL_SLAB = line("CLIENT_ERROR Illegal slab id");
 const DUMP_OFF = line("CLIENT_ERROR stats cachedump not allowed");
 /** memcached's cap on a `stats cachedump` reply (items.c). */
 const CACHEDUMP_MAX = 2 * 1024 * 1024;
+/**
+ * Items (live or dead) one `stats cachedump` looks at at most: as many as
+ * the shortest lines could fill the 2 MiB cap with, so a class full of
+ * flushed items is not walked to its end.
+ */
+const CACHEDUMP_LOOK = CACHEDUMP_MAX >>> 4;
 const ITEM_ = ascii("ITEM ");
 const BRACKET = ascii(" [");
 const B_ = ascii(" b; ");
@@ -60,6 +66,17 @@ function emit(s: Session, rows: Row[], prefix = ""): void {
   for (const [k, v] of rows) out += `STAT ${prefix}${k} ${v}\r\n`;
   putText(s.out, out + "END\r\n");
 }
+
+/** Connection buffer rows without a connection core (an idle memcached's). */
+const NO_BUDGET: Row[] = [
+  ["response_obj_oom", 0],
+  ["response_obj_count", 0],
+  ["response_obj_bytes", 0],
+  ["read_buf_count", 0],
+  ["read_buf_bytes", 0],
+  ["read_buf_bytes_free", 0],
+  ["read_buf_oom", 0],
+];
 
 function seconds(us: number): string {
   return (us / 1e6).toFixed(6);
@@ -92,13 +109,7 @@ export function generalStats(s: Session): Row[] {
     ["total_connections", c.total_connections],
     ["rejected_connections", c.rejected_connections],
     ["connection_structures", c.curr_connections],
-    ["response_obj_oom", 0],
-    ["response_obj_count", 0],
-    ["response_obj_bytes", 0],
-    ["read_buf_count", 0],
-    ["read_buf_bytes", 0],
-    ["read_buf_bytes_free", 0],
-    ["read_buf_oom", 0],
+    ...(ctx.budget?.statRows() ?? NO_BUDGET),
     ["reserved_fds", 0],
     ["cmd_get", c.cmd_get],
     ["cmd_set", c.cmd_set],
@@ -232,7 +243,7 @@ export function settingsStats(s: Session): Row[] {
     ["idle_timeout", cfg.idleTimeout],
     ["watcher_logbuf_size", 0],
     ["worker_logbuf_size", 0],
-    ["read_buf_mem_limit", 0],
+    ["read_buf_mem_limit", Math.floor((s.ctx.budget?.limit ?? 0) / 1048576)],
     ["track_sizes", "no"],
     ["inline_ascii_response", "no"],
     ["ext_item_size", 512],
@@ -433,6 +444,6 @@ function cachedump(s: Session, buf: Uint8Array): void {
     putUint(o, exp);
     putBytes(o, S_);
     return ++n !== limit;
-  });
+  }, CACHEDUMP_LOOK);
   putBytes(o, R.END);
 }

@@ -9,7 +9,16 @@
 import { Mode, Status } from "../store/types.ts";
 import { countHit, countMiss, countStore } from "./counters.ts";
 import { absoluteExpiry } from "./exptime.ts";
-import { putByte, putCrlf, putRange, putText, putUint } from "./outbuf.ts";
+import {
+  pendingBytes,
+  putByte,
+  putCrlf,
+  putRange,
+  putStored,
+  putText,
+  putUint,
+  rollback,
+} from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
 import { KEY_MAX, NEED_MORE, PAUSE, type Session } from "./types.ts";
 import {
@@ -85,13 +94,13 @@ function getKeys(
   const c = ctx.counters;
   const o = s.out;
   const mark = o.len;
-  const maxOut = ctx.config.maxOutputBytes;
+  const maxOut = s.outLimit;
   for (;;) {
     for (; k < t.n; k++) {
       const ks = t.start[k];
       const kl = t.end[k] - ks;
       if (kl > KEY_MAX) {
-        o.len = mark; // the whole command fails, earlier VALUEs included
+        rollback(o, mark); // the whole command fails, earlier VALUEs included
         reply(s, R.BAD_FORMAT);
         return 0;
       }
@@ -119,9 +128,9 @@ function getKeys(
       }
       putCrlf(o);
       const vs = store.valueStart(h);
-      putRange(o, store.valueBytes(h), vs, vs + vlen);
+      putStored(o, store.valueBytes(h), vs, vlen, h, store.casOf(h));
       putCrlf(o);
-      if (o.len > maxOut && (k + 1 < t.n || t.rest >= 0)) {
+      if (pendingBytes(o) > maxOut && (k + 1 < t.n || t.rest >= 0)) {
         return pause(s, buf, t.end[k], le, mark, withCas, touch, exp);
       }
     }
@@ -154,7 +163,7 @@ function pause(
   for (let i = at; i < le && buf[i] !== 0; i++) {
     run = buf[i] === 32 ? 0 : run + 1;
     if (run > KEY_MAX) {
-      s.out.len = mark;
+      rollback(s.out, mark);
       reply(s, R.BAD_FORMAT);
       return 0;
     }
@@ -220,7 +229,15 @@ export function update(
     s.swallow = vlen + 2;
     return 0;
   }
-  if (end - ds < vlen + 2) return NEED_MORE;
+  if (end - ds < vlen + 2) {
+    if (s.input(ds + vlen + 2 - s.lineStart)) return NEED_MORE;
+    // No memory to buffer the block: memcached's failed item_alloc.
+    ctx.counters.store_no_memory++;
+    if (mode === Mode.Set) store.remove(buf, ks, kl);
+    reply(s, R.OOM_STORE);
+    s.swallow = vlen + 2;
+    return 0;
+  }
   const c = ctx.counters;
   // Counted once the data block is read, as memcached does: a bad chunk
   // counts, an item too large does not.

@@ -81,4 +81,20 @@ export interface Session {
   logged: boolean;
   /** What the last store call did (reused, so requests allocate nothing). */
   res: StoreResult;
+  /**
+   * Pending output (own and referenced bytes) past which no more input is
+   * parsed until it is sent: `maxOutputBytes`, lowered by the connection
+   * core while the memory budget runs short.
+   */
+  outLimit: number;
+  /** Input offset where the command being handled starts. */
+  lineStart: number;
+  /**
+   * Asks whether the input buffer may hold `total` bytes from
+   * {@link lineStart} (a data block still arriving): the connection core
+   * draws them from the memory budget. False means no memory: the handler
+   * answers out of memory and swallows the block. Without a core, always
+   * true.
+   */
+  input: (total: number) => boolean;
 }

@@ -16,16 +16,21 @@
  * Processing is synchronous between these calls, so between calls a
  * connection is either idle (nothing pending: safe to close) or blocked
  * on a send.
+ *
+ * Memory beside the store is bounded by one process-wide budget (see
+ * `budget.ts` and `buffers.ts`): input buffers beyond their first 16 KiB,
+ * reply buffers beyond theirs and an estimate per TLS connection draw from
+ * it; a value still arriving is given its exact room once (or answered out
+ * of memory); large stored values are sent by reference from the store's
+ * pages in slices (`sendout.ts`), never copied per client.
  * @module
  */
 
 import type { ConnInfo, Context } from "../protocol/context.ts";
-import { shrink } from "../protocol/outbuf.ts";
+import { pendingBytes } from "../protocol/outbuf.ts";
 import { createSession, feed, type Session } from "../protocol/session.ts";
-
-const INITIAL = 16 * 1024;
-/** Input buffers larger than this are released when they empty. */
-const KEEP = 256 * 1024;
+import { type Buffers, createBuffers, INITIAL } from "./buffers.ts";
+import { advance, type SendEnv, sendPieces } from "./sendout.ts";
 
 /** memcached's reply to a connection past `-c`. */
 export const TOO_MANY: Uint8Array = new TextEncoder().encode(
@@ -55,6 +60,20 @@ export interface Transport {
    * a dead peer it calls {@link Core.gone} (and may return either).
    */
   send(buf: Uint8Array, len: number): boolean;
+  /**
+   * Optional: writes what the socket takes right now and returns how many
+   * bytes that was (never keeps `buf`). Lets a referenced stored value go
+   * out without a copy (`sendout.ts`).
+   */
+  sendNow?(buf: Uint8Array, len: number): number;
+  /** With {@link sendNow}: calls {@link Core.flushed} once the socket has room. */
+  awaitWritable?(): void;
+  /**
+   * Stops (true) or resumes (false) reading this connection: the memory
+   * budget is spent. While stopped, {@link Core.room} may return an empty
+   * buffer, which the transport must not read into.
+   */
+  hold(on: boolean): void;
   /** Closes the socket; later reads fail and no callback follows. */
   close(): void;
 }
@@ -76,6 +95,20 @@ export interface Conn {
   dead: boolean;
   /** Unix seconds (server clock) of the last bytes received. */
   lastActive: number;
+  /** Input bytes beyond {@link INITIAL} drawn from the budget (≥ what inBuf uses). */
+  inCharged: number;
+  /** Input capacity a data block still arriving was granted (0 = none). */
+  want: number;
+  /** Reply buffer bytes drawn from the budget. */
+  outCharged: number;
+  /** Reading is stopped because the budget is spent. */
+  held: boolean;
+  /** Sending: the output piece in flight (`sendout.ts`) and its offset. */
+  seg: number;
+  off: number;
+  inflight: number;
+  /** Staging copy of a referenced value's slice the socket did not take at once. */
+  stage: Uint8Array | null;
 }
 
 /** Server-level reactions to connection events. */
@@ -99,9 +132,15 @@ export interface Core {
   admit(): boolean;
   /**
    * Registers an accepted socket; `addr` and `listenAddr` (its listener's
-   * name) as `stats conns` shows them.
+   * name) as `stats conns` shows them; `tls` charges the budget an estimate
+   * of its TLS buffers.
    */
-  open(transport: Transport, addr: string, listenAddr?: string): Conn;
+  open(
+    transport: Transport,
+    addr: string,
+    listenAddr?: string,
+    tls?: boolean,
+  ): Conn;
   /** Shows a listener (`tcp:HOST:PORT`) in `stats conns`; returns its id. */
   listening(name: string): number;
   /** Removes a listener shown by {@link listening}. */
@@ -128,6 +167,14 @@ export interface Core {
 export function createCore(ctx: Context, events: CoreEvents): Core {
   const { config, counters, clock } = ctx;
   const conns = new Set<Conn>();
+  const mem: Buffers = createBuffers(ctx, conns, close);
+  const env: SendEnv<Conn> = {
+    get store() {
+      return ctx.store;
+    },
+    close,
+    stage: (c, n) => mem.stage(c, n),
+  };
   let nextId = 1;
   let served = 0;
   let stopping = false;
@@ -142,6 +189,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       // already closed
     }
     conns.delete(c);
+    mem.release(c);
     ctx.conns.delete(c.info.id);
     counters.curr_connections--;
     if (ctx.verbose > 1) console.error(`<${c.info.id} connection closed.`);
@@ -158,29 +206,28 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     const s = c.session;
     c.info.state = "conn_parse_cmd";
     for (;;) {
+      s.outLimit = mem.outLimit();
       const used = feed(s, c.inBuf, c.start, c.end);
       c.start += used;
-      if (s.out.len > 0) {
+      mem.chargeOut(c);
+      if (pendingBytes(s.out) > 0) {
         c.info.state = "conn_mwrite";
-        const len = s.out.len;
-        if (!c.transport.send(s.out.buf, len)) {
-          if (!c.dead) c.blocked = true;
+        c.seg = c.off = 0;
+        if (!sendPieces(c, env)) {
+          if (!c.dead) mem.parkInput(c);
           return;
         }
-        if (c.dead) return;
-        sent(c, len);
+        sent(c);
       }
       if (used === 0 || c.start === c.end || s.close) break;
       counters.conn_yields++;
     }
     settled(c);
+    mem.afterBatch(c);
   }
 
-  function sent(c: Conn, len: number): void {
-    const out = c.session.out;
-    counters.bytes_written += len;
-    out.len = 0;
-    shrink(out);
+  function sent(c: Conn): void {
+    counters.bytes_written += mem.sent(c);
   }
 
   /** Between batches with nothing pending: tidy up, maybe close. */
@@ -189,7 +236,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     c.info.state = "conn_waiting";
     if (c.start === c.end) {
       c.start = c.end = 0;
-      if (c.inBuf.length > KEEP) c.inBuf = new Uint8Array(INITIAL);
+      mem.idleInput(c);
     }
     if (c.session.close || c.closing) close(c);
   }
@@ -202,7 +249,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (!stopping) counters.rejected_connections++;
       return false;
     },
-    open(transport, addr, listenAddr) {
+    open(transport, addr, listenAddr, tls = false) {
       const id = nextId++;
       const now = clock.now();
       const c: Conn = {
@@ -216,7 +263,18 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         closing: false,
         dead: false,
         lastActive: now,
+        inCharged: 0,
+        want: 0,
+        outCharged: 0,
+        held: false,
+        seg: 0,
+        off: 0,
+        inflight: 0,
+        stage: null,
       };
+      c.session.out.byRef = true;
+      c.session.input = (total) => mem.input(c, total);
+      if (tls) mem.chargeTls(c);
       conns.add(c);
       ctx.conns.set(id, c.info);
       counters.curr_connections++;
@@ -226,21 +284,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (config.single && served === 1) events.stopAccepting();
       return c;
     },
-    room(c) {
-      if (c.end === c.inBuf.length) {
-        if (c.start > 0) {
-          c.inBuf.copyWithin(0, c.start, c.end);
-          c.end -= c.start;
-          c.start = 0;
-        } else {
-          const nb = new Uint8Array(c.inBuf.length * 2);
-          nb.set(c.inBuf);
-          c.inBuf = nb;
-        }
-      }
-      // Usually everything was consumed: the whole buffer, no new view.
-      return c.end === 0 ? c.inBuf : c.inBuf.subarray(c.end);
-    },
+    room: (c) => mem.room(c),
     received(c, n) {
       if (c.dead) return;
       ctx.tick();
@@ -252,7 +296,9 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     flushed(c) {
       if (c.dead || !c.blocked) return;
       c.blocked = false;
-      sent(c, c.session.out.len);
+      advance(c);
+      if (!sendPieces(c, env)) return;
+      sent(c);
       // Input left over from when output was full is parsed now, since no
       // new data may ever arrive to wake us for it.
       if (c.start < c.end && !c.session.close) process(c);
@@ -272,6 +318,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       ctx.conns.delete(id);
     },
     everySecond() {
+      mem.everySecond();
       if (config.idleTimeout <= 0) return;
       const limit = clock.now() - config.idleTimeout;
       for (const c of conns) {

@@ -106,6 +106,9 @@ async function pump(
   listenAddr: string,
 ): Promise<void> {
   let pending: Promise<void> | null = null;
+  /** Set while the core stopped reads (memory budget spent). */
+  let held: Promise<void> | null = null;
+  let resume = () => {};
   const transport: Transport = {
     send(buf, len) {
       pending = writeAll(conn, buf, len).then(
@@ -114,12 +117,20 @@ async function pump(
       );
       return false;
     },
+    hold(on) {
+      if (on && held === null) held = new Promise((r) => (resume = r));
+      else if (!on && held !== null) {
+        held = null;
+        resume();
+      }
+    },
     close() {
       conn.close();
+      resume(); // a stopped reader ends too
     },
   };
   // The transport's callbacks only run after open returns.
-  const c: Conn = core.open(transport, addr, listenAddr);
+  const c: Conn = core.open(transport, addr, listenAddr, isTls(conn));
   try {
     while (!c.dead) {
       // A reply is on its way: input waits until it is out (backpressure).
@@ -129,7 +140,13 @@ async function pump(
         if (pending === p) pending = null;
       }
       if (c.dead) break;
-      const n = await conn.read(core.room(c));
+      if (held !== null) {
+        await held;
+        continue;
+      }
+      const room = core.room(c);
+      if (room.length === 0) continue; // stopped now: wait for memory
+      const n = await conn.read(room);
       if (n === null) break;
       core.received(c, n);
     }
@@ -138,6 +155,10 @@ async function pump(
   } finally {
     core.gone(c);
   }
+}
+
+function isTls(conn: Deno.Conn): boolean {
+  return typeof (conn as Partial<Deno.TlsConn>).handshake === "function";
 }
 
 async function writeAll(conn: Deno.Conn, b: Uint8Array, len: number) {

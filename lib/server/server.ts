@@ -13,6 +13,8 @@ import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { listenTls } from "../tls.ts";
 import { createCore } from "./core.ts";
+import { sweepTask } from "../protocol/admin.ts";
+import { runSliced } from "../slices.ts";
 import {
   closeQuietly,
   type PortableListener,
@@ -26,7 +28,7 @@ import {
   openEpollLibc,
 } from "./ffi/backend.ts";
 
-/** Items the sweep looks at per tick; small so the loop is never held long. */
+/** Chunks the sweep looks at per tick, in slices (see `lib/slices.ts`). */
 const SWEEP_BUDGET = 20_000;
 /** How long a graceful stop waits for replies in flight. */
 const STOP_GRACE_MS = 1000;
@@ -185,7 +187,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
 
   const timer = setInterval(() => {
     ctx.tick();
-    ctx.store.sweep(SWEEP_BUDGET);
+    runSliced(sweepTask(ctx.store, SWEEP_BUDGET));
     core.everySecond();
   }, 1000);
 

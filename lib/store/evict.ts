@@ -9,12 +9,17 @@
  * order and only then looks for another page. The item in `s.pin` (the old
  * version of an item being rewritten) is never evicted, nor is its page
  * taken, so the caller can still copy from it.
+ *
+ * Shrinking under a lowered limit (`cache_memlimit`) drains one page at a
+ * time in bounded steps between client work: the page first leaves its
+ * class's carving and free list, then its chunks are emptied from a cursor,
+ * and a chunk freed meanwhile goes on no free list, so nothing refills it.
  * @module
  */
 
 import * as chunk from "./chunk.ts";
 import { reclaim, sweep } from "./expiry.ts";
-import { freeDropPage, freePop } from "./free_list.ts";
+import { freeDropPage, freeDropStep, freePop } from "./free_list.ts";
 import { unlinkItem } from "./items.ts";
 import { dead } from "./liveness.ts";
 import { policyOldest, policyVictim } from "./policy.ts";
@@ -56,8 +61,15 @@ export function alloc(s: StoreState, c: number): number {
   // Dead items anywhere free memory before a live one is evicted: a short
   // slice of the background sweep, which may free a chunk of this class.
   sweep(s, EVICT_SWEEP);
-  if (s.freeHead[c] !== 0) return freePop(s, c);
-  if (s.items[c] > 0 && evictTail(s, c)) return freePop(s, c);
+  let got = freePop(s, c);
+  if (got !== 0) return got;
+  // A victim in the page being drained frees no chunk (the page is leaving
+  // its class), so go on to the next victim; each one empties a chunk of
+  // that page, so this ends within a page's worth (its drain then ends too).
+  while (s.items[c] > 0 && evictTail(s, c)) {
+    got = freePop(s, c);
+    if (got !== 0) return got;
+  }
   if (reassign(s, c)) return carve(s, c);
   return 0;
 }
@@ -95,14 +107,21 @@ function evictOne(s: StoreState, h: number, c: number): void {
   unlinkItem(s, h);
 }
 
-/** A page of class `c` that does not hold the pinned item (the next victim's first); 0 if none. */
+/**
+ * A page of class `c` that neither holds the pinned item nor is being
+ * drained (the next victim's first); 0 if none.
+ */
 function pickPage(s: StoreState, c: number): number {
   const pinPage = s.pin === 0 ? 0 : s.pin >>> s.cb;
+  const busy = s.drainPage;
   const tail = policyOldest(s, c);
-  if (tail !== 0 && tail >>> s.cb !== pinPage) return tail >>> s.cb;
+  if (tail !== 0) {
+    const tp = tail >>> s.cb;
+    if (tp !== pinPage && tp !== busy) return tp;
+  }
   const cls = s.pool.cls;
   for (let p = 1; p < cls.length; p++) {
-    if (cls[p] === c && p !== pinPage) return p;
+    if (cls[p] === c && p !== pinPage && p !== busy) return p;
   }
   return 0;
 }
@@ -152,30 +171,75 @@ function reassign(s: StoreState, c: number): boolean {
   return true;
 }
 
-/** Changes the memory limit, releasing pages (evicting their items) while over it. */
+/**
+ * Changes the memory limit; while over it, drains and releases pages,
+ * emptying at most `maxChunks` chunks now. True while still over the limit
+ * (go on with {@link shrink} between other work).
+ */
 export function setLimit(
   s: StoreState,
   limitBytes: number,
-  maxPages = Infinity,
+  maxChunks = Infinity,
 ): boolean {
   s.limitBytes = limitBytes;
-  return shrink(s, maxPages);
+  return shrink(s, maxChunks);
 }
 
 /**
- * Releases up to `maxPages` pages while over the limit (each one drained
- * first); true if still over, so a caller can go on between other work.
+ * Page `p` leaves its class's carving, to be drained; its chunks leave the
+ * free list over the next steps (a list can hold millions after a flush).
  */
-export function shrink(s: StoreState, maxPages: number): boolean {
-  for (let n = 0; n < maxPages; n++) {
-    if (s.stats.totalMalloced <= s.limitBytes || s.pool.count <= 1) {
-      return false;
+function beginDrain(s: StoreState, p: number): void {
+  const c = s.pool.cls[p];
+  if (s.carvePage[c] === p) s.carvePage[c] = 0;
+  s.drainPage = p;
+  s.drainAt = 0;
+  s.dropping = s.freeHead[c] !== 0;
+  s.dropPrev = 0;
+}
+
+/**
+ * Shrinks toward the limit by at most `maxChunks` chunks: one page at a time
+ * is drained from a cursor (`s.drainPage`/`s.drainAt`, so a page of small
+ * items is emptied over many calls, never at once), then released. True
+ * while more remains (a page half drained, or still over the limit).
+ */
+export function shrink(s: StoreState, maxChunks: number): boolean {
+  let budget = maxChunks;
+  const pool = s.pool;
+  for (;;) {
+    if (s.drainPage === 0) {
+      if (s.stats.totalMalloced <= s.limitBytes || pool.count <= 1) {
+        return false;
+      }
+      const v = victimPage(s, 0);
+      if (v === 0) return false;
+      beginDrain(s, v);
     }
-    const p = victimPage(s, 0);
-    if (p === 0) return false;
-    drainPage(s, p);
-    s.pool.release(p);
-    s.stats.totalMalloced -= s.pool.pageSize;
+    if (budget <= 0) return true;
+    const p = s.drainPage;
+    const c = pool.cls[p];
+    if (s.dropping) {
+      budget -= freeDropStep(s, c, budget);
+      if (s.dropping) return true;
+    }
+    const n = pool.carved[p];
+    const u = pool.u32[p];
+    const cw = pool.cw[p];
+    const now = s.clock.now();
+    let i = s.drainAt;
+    for (; i < n && budget > 0; i++, budget--) {
+      if ((u[i * cw + META] & LINKED) === 0) continue;
+      const h = (p << s.cb) | i;
+      if (dead(s, u, i * cw, now)) reclaim(s, h);
+      else evictOne(s, h, c);
+    }
+    s.drainAt = i;
+    if (i < n) return true;
+    // Every chunk is empty and on no free list: the page can go.
+    s.drainPage = 0;
+    s.pages[c]--;
+    pool.release(p);
+    s.stats.totalMalloced -= pool.pageSize;
   }
-  return s.stats.totalMalloced > s.limitBytes && s.pool.count > 1;
 }

@@ -101,15 +101,18 @@ export function policyVictim(s: StoreState, c: number, now: number): number {
 
 /**
  * Calls `fn` with the live items of class `c`, the last to be evicted first
- * (most recent first), until it returns false. `fn` must not write.
+ * (most recent first), until it returns false or `maxLooked` items (live or
+ * dead) were looked at. `fn` must not write.
  */
 export function policyWalk(
   s: StoreState,
   c: number,
   fn: (h: number) => boolean,
+  maxLooked = Infinity,
 ): void {
   const now = s.clock.now();
-  for (let h = s.lruHead[c]; h !== 0;) {
+  let looked = 0;
+  for (let h = s.lruHead[c]; h !== 0 && looked++ < maxLooked;) {
     const u = u32Of(s, h);
     const w = wordOf(s, h);
     const next = u[w + NEXT];

@@ -76,6 +76,20 @@ export interface StoreState {
   // Sweep cursor.
   sweepPage: number;
   sweepChunk: number;
+  /**
+   * The page being drained to shrink under the limit (`evict.ts`); 0 =
+   * none. Its freed chunks go on no free list, so nothing refills it.
+   */
+  drainPage: number;
+  /** The next chunk of `drainPage` to empty. */
+  drainAt: number;
+  /**
+   * While true, `drainPage`'s chunks are still being taken off its class's
+   * free list, a bounded walk at a time (`free_list.ts`), resuming after
+   * `dropPrev` (0 = from the head).
+   */
+  dropping: boolean;
+  dropPrev: number;
 }
 
 /** Builds the state of an empty store. */
@@ -124,6 +138,10 @@ export function createState(opts: StoreOptions): StoreState {
     pastFlushCas: 0,
     sweepPage: 1,
     sweepChunk: 0,
+    drainPage: 0,
+    drainAt: 0,
+    dropping: false,
+    dropPrev: 0,
   };
 }
 

@@ -298,17 +298,17 @@ class SlabStore implements Store {
     return sweep(this.s, budget);
   }
 
-  setLimit(limitBytes: number, maxPages?: number): boolean {
-    return setLimit(this.s, limitBytes, maxPages);
+  setLimit(limitBytes: number, maxChunks?: number): boolean {
+    return setLimit(this.s, limitBytes, maxChunks);
   }
 
-  shrink(maxPages: number): boolean {
-    return shrink(this.s, maxPages);
+  shrink(maxChunks: number): boolean {
+    return shrink(this.s, maxChunks);
   }
 
-  lruWalk(cls: number, fn: (h: Handle) => boolean): void {
+  lruWalk(cls: number, fn: (h: Handle) => boolean, maxLooked?: number): void {
     if (cls < 1 || cls > this.s.sc.count) return;
-    policyWalk(this.s, cls, fn);
+    policyWalk(this.s, cls, fn, maxLooked);
   }
 
   scan(cursor: number, budget: number, visit: ScanVisitor): number {

@@ -332,19 +332,25 @@ export interface Store {
   /**
    * Calls `fn` with the live items of size class `cls` in the eviction
    * policy's order, the last to be evicted first (most recently used first
-   * under LRU), until it returns false (`stats cachedump`).
+   * under LRU), until it returns false or `maxLooked` items, live or dead,
+   * were looked at (`stats cachedump`, which must stay bounded even when a
+   * flush left millions of dead items in the class).
    */
-  lruWalk(cls: number, fn: (h: Handle) => boolean): void;
+  lruWalk(
+    cls: number,
+    fn: (h: Handle) => boolean,
+    maxLooked?: number,
+  ): void;
   /** Per size class figures, for classes that hold pages. */
   classes(): ClassInfo[];
   /** Resets resettable counters (stats reset): evictions, reclaimed, totalItems, ... */
   resetStats(): void;
   /**
-   * Changes the memory limit (cache_memlimit); evicts if now over, releasing
-   * at most `maxPages` pages (default: all needed). Returns true while the
-   * store still holds more than the limit (call {@link shrink} to go on).
+   * Changes the memory limit (cache_memlimit); if now over, drains and
+   * releases pages, emptying at most `maxChunks` chunks now (default: all
+   * needed). Returns true while work remains (call {@link shrink} to go on).
    */
-  setLimit(limitBytes: number, maxPages?: number): boolean;
-  /** Releases up to `maxPages` more pages while over the limit; as {@link setLimit}. */
-  shrink(maxPages: number): boolean;
+  setLimit(limitBytes: number, maxChunks?: number): boolean;
+  /** Empties up to `maxChunks` more chunks toward the limit; as {@link setLimit}. */
+  shrink(maxChunks: number): boolean;
 }

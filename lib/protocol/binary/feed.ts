@@ -20,6 +20,7 @@ import { arith, del, update } from "./storage.ts";
 import { getOrTouch } from "./retrieval.ts";
 import { flush, noop, quit, stat, version } from "./admin.ts";
 import { saslAuth, saslListMechs } from "./sasl.ts";
+import { countBinary, endBatch } from "../../metrics/latency.ts";
 
 /** Processes complete binary requests in `buf[start, end)`; returns bytes consumed. */
 export function feedBinary(
@@ -29,9 +30,12 @@ export function feedBinary(
   end: number,
 ): number {
   let p = start;
-  const maxOut = s.ctx.config.maxOutputBytes;
+  const maxOut = s.outLimit;
+  // Latency histograms (--metrics), timed per batch as on the text side.
+  const lat = s.ctx.latency;
+  const t0 = lat === null ? 0 : lat.now();
   while (p < end && !s.close) {
-    if (s.out.len > maxOut) break;
+    if (s.out.len + s.out.refBytes > maxOut) break;
     if (s.swallow > 0) {
       const n = Math.min(s.swallow, end - p);
       s.swallow -= n;
@@ -56,6 +60,7 @@ export function feedBinary(
         dump(`<${s.id} Read binary protocol data:`, `<${s.id}   `, buf, p),
       );
     }
+    s.lineStart = p;
     const r = req;
     r.opcode = buf[p + 1];
     r.cmd = LOUD[r.opcode];
@@ -71,8 +76,10 @@ export function feedBinary(
     r.vlen = r.bodylen - extlen - keylen;
     const n = dispatch(s, buf, end);
     if (n === NEED_MORE) break;
+    if (lat !== null) countBinary(lat, r.cmd, r.cas);
     p = r.vs + n;
   }
+  if (lat !== null) endBatch(lat, t0);
   return p - start;
 }
 

@@ -9,7 +9,7 @@
 
 import { countHit, countMiss } from "../counters.ts";
 import { absoluteExpiry } from "../exptime.ts";
-import { putRange } from "../outbuf.ts";
+import { putRange, putStored } from "../outbuf.ts";
 import type { Session } from "../types.ts";
 import { Op, St } from "./constants.ts";
 import { error, header, putU32 } from "./encode.ts";
@@ -60,7 +60,7 @@ export function getOrTouch(
   if (withKey) putRange(s.out, buf, ks, ks + kl);
   if (vlen > 0) {
     const vs = store.valueStart(h);
-    putRange(s.out, store.valueBytes(h), vs, vs + vlen);
+    putStored(s.out, store.valueBytes(h), vs, vlen, h, store.casOf(h));
   }
   return 0;
 }

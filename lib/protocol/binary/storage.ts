@@ -45,7 +45,14 @@ export function update(
     error(s, r, St.E2big, null, vlen);
     return 0;
   }
-  if (end - r.vs < vlen) return NEED_MORE;
+  if (end - r.vs < vlen) {
+    if (s.input(r.vs + vlen - s.lineStart)) return NEED_MORE;
+    // No memory to buffer the value: memcached's failed item_alloc.
+    c.store_no_memory++;
+    if (cmd === Op.Set) store.remove(buf, ks, kl);
+    error(s, r, St.Enomem, null, vlen);
+    return 0;
+  }
   c.cmd_set++;
   let mode: Mode;
   if (append) {

@@ -55,6 +55,8 @@ interface Sock {
   buf: Uint8Array | null;
   len: number;
   sent: number;
+  /** Reads stopped by the core (memory budget spent). */
+  held: boolean;
 }
 
 /**
@@ -157,6 +159,40 @@ export function serveEpoll(
         if (socks[k.fd] === k) ctl(C.EPOLL_CTL_MOD, k.fd, C.EPOLLOUT);
         return false;
       },
+      sendNow(buf, len) {
+        let off = 0;
+        while (off < len) {
+          const r = s.send(
+            k.fd,
+            off === 0 ? buf : buf.subarray(off),
+            len - off,
+            C.MSG_NOSIGNAL,
+          );
+          if (r > 0) {
+            off += r;
+            continue;
+          }
+          const e = r < 0 ? libc.errno() : 0;
+          if (e === C.EINTR) continue;
+          if (e !== C.EAGAIN) core.gone(k.conn!); // the client is gone
+          break;
+        }
+        return off;
+      },
+      awaitWritable() {
+        // An empty pending send: onWritable finds it done and reports.
+        k.buf = NOTHING;
+        k.len = k.sent = 0;
+        if (socks[k.fd] === k) ctl(C.EPOLL_CTL_MOD, k.fd, C.EPOLLOUT);
+      },
+      hold(on) {
+        k.held = on;
+        // While a send is pending only EPOLLOUT is watched; onWritable
+        // restores the right mask.
+        if (socks[k.fd] === k && k.buf === null) {
+          ctl(C.EPOLL_CTL_MOD, k.fd, on ? 0 : C.EPOLLIN);
+        }
+      },
       close() {
         if (socks[k.fd] !== k) return;
         socks[k.fd] = undefined;
@@ -165,9 +201,14 @@ export function serveEpoll(
     };
   }
 
-  function onReadable(k: Sock): void {
+  function onReadable(k: Sock, flags: number): void {
     const c = k.conn!;
     const room = core.room(c);
+    if (room.length === 0) {
+      // Reads stopped (budget spent): only a dead peer is acted on.
+      if (flags & (C.EPOLLERR | C.EPOLLHUP)) core.gone(c);
+      return;
+    }
     const n = s.recv(k.fd, room, room.length, 0);
     if (n > 0) return core.received(c, n);
     if (n < 0) {
@@ -180,7 +221,7 @@ export function serveEpoll(
   function onWritable(k: Sock): void {
     if (!push(k) || socks[k.fd] !== k) return;
     k.buf = null;
-    ctl(C.EPOLL_CTL_MOD, k.fd, C.EPOLLIN);
+    ctl(C.EPOLL_CTL_MOD, k.fd, k.held ? 0 : C.EPOLLIN);
     core.flushed(k.conn!);
   }
 
@@ -212,7 +253,14 @@ export function serveEpoll(
         continue;
       }
       if (!unix) s.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, ONE, 4);
-      const k: Sock = { fd, conn: null, buf: null, len: 0, sent: 0 };
+      const k: Sock = {
+        fd,
+        conn: null,
+        buf: null,
+        len: 0,
+        sent: 0,
+        held: false,
+      };
       socks[fd] = k;
       ctl(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
       k.conn = core.open(
@@ -253,7 +301,7 @@ export function serveEpoll(
         if (k !== undefined) {
           if (k.buf !== null) onWritable(k);
           else if (flags & (C.EPOLLIN | C.EPOLLERR | C.EPOLLHUP)) {
-            onReadable(k);
+            onReadable(k, flags);
           }
         } else {
           const name = listeners.get(fd);
@@ -283,3 +331,4 @@ export function serveEpoll(
 }
 
 const ONE = new Uint8Array([1, 0, 0, 0]);
+const NOTHING = new Uint8Array(0);

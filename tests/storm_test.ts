@@ -1,0 +1,280 @@
+/**
+ * Handshake and slowloris storms must not take the loop from others: a
+ * plain victim client pings its own keys while (1) bursts of concurrent TLS
+ * handshakes and (2) hundreds of connections trickling one byte of a
+ * command at a time hit the server, on each transport, with memcached -Z
+ * beside it in the same run. Its keys must stay intact; its p99 and worst
+ * latency and the server's RSS before and after are printed, and only a
+ * stall of seconds fails the test.
+ *
+ * `DENOCACHED_STORM_TLS` (default 200), `DENOCACHED_STORM_SLOW` (500),
+ * `DENOCACHED_STORM_MS` (slowloris duration, 3000) change the load;
+ * `DENOCACHED_STORM_MC_THREADS` memcached's `-t` (1).
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { freePort, ioTest, skip, spawnListening, which } from "./_helpers.ts";
+import { DENO, MAIN, spawnServer } from "./_proc.ts";
+
+const TLS_N = Number(Deno.env.get("DENOCACHED_STORM_TLS") ?? 200);
+const SLOW_N = Number(Deno.env.get("DENOCACHED_STORM_SLOW") ?? 500);
+const SLOW_MS = Number(Deno.env.get("DENOCACHED_STORM_MS") ?? 3000);
+const TLS_ROUNDS = 3;
+/** memcached's worker threads (`-t`); 1 matches our one event loop. */
+const MC_THREADS = Deno.env.get("DENOCACHED_STORM_MC_THREADS") ?? "1";
+/** A stall of seconds, never noise. */
+const STALL_MS = 3000;
+const KEYS = 32;
+
+async function run(cmd: string, args: string[], cwd: string): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, cwd, stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+}
+
+/** A CA and a leaf certificate for 127.0.0.1 signed by it. */
+async function makePki(openssl: string) {
+  const dir = await Deno.makeTempDir({ prefix: "denocached-storm-" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await run(openssl, [
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=storm CA",
+  ], dir); // deno-fmt-ignore
+  await run(openssl, ["req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"], dir); // deno-fmt-ignore
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" +
+      "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+  );
+  await run(openssl, [
+    "x509",
+    "-req",
+    "-in",
+    "leaf.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "cert.pem",
+    "-days",
+    "1",
+    "-extfile",
+    "ext.cnf",
+  ], dir); // deno-fmt-ignore
+  return {
+    dir,
+    ca: await Deno.readTextFile(`${dir}/ca.pem`),
+    opt: `ssl_chain_cert=${dir}/cert.pem,ssl_key=${dir}/key.pem`,
+  };
+}
+
+/** Resident set of process `pid` in MB (0 if unreadable). */
+function rssMb(pid: number): number {
+  try {
+    const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(
+      /VmRSS:\s+(\d+)/,
+    );
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system) process `pid` has used, in ms (0 if unreadable). */
+function cpuMs(pid: number): number {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]
+      .split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
+/** Seeded values (xorshift), so a failure is reproducible. */
+function values(seed: number): string[] {
+  let x = seed;
+  return Array.from({ length: KEYS }, () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return `v${(x >>> 0).toString(36)}`;
+  });
+}
+
+/** The victim: a plain connection that sets its keys, then gets them in turn. */
+async function victim(port: number, vals: string[]) {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const buf = new Uint8Array(4096);
+  const ask = async (cmd: string, end: string): Promise<string> => {
+    await c.write(enc.encode(cmd));
+    let got = "";
+    while (!got.endsWith(end)) {
+      const n = await c.read(buf);
+      if (n === null) throw new Error("victim: server closed");
+      got += dec.decode(buf.subarray(0, n));
+    }
+    return got;
+  };
+  for (let i = 0; i < vals.length; i++) {
+    const v = vals[i];
+    assert.equal(
+      await ask(`set vk${i} ${i} 0 ${v.length}\r\n${v}\r\n`, "\r\n"),
+      "STORED\r\n",
+    );
+  }
+  /** Pings until `until` settles; latencies in ms, keys checked. */
+  const during = async (until: Promise<unknown>) => {
+    let done = false;
+    until.finally(() => (done = true));
+    const rtt: number[] = [];
+    for (let i = 0; !done; i++) {
+      const k = i % vals.length;
+      const t = performance.now();
+      const got = await ask(`get vk${k}\r\n`, "END\r\n");
+      rtt.push(performance.now() - t);
+      const v = vals[k];
+      assert.equal(got, `VALUE vk${k} ${k} ${v.length}\r\n${v}\r\nEND\r\n`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    rtt.sort((a, b) => a - b);
+    return {
+      p99: rtt[Math.floor(rtt.length * 0.99)] ?? 0,
+      max: rtt[rtt.length - 1] ?? 0,
+      n: rtt.length,
+    };
+  };
+  return { during, close: () => c.close() };
+}
+
+/** Runs the storm in a worker; resolves when it is over. */
+function storm(msg: Record<string, unknown>): Promise<{ ok: number }> {
+  const w = new Worker(new URL("./_storm_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  return new Promise<{ ok: number }>((resolve) => {
+    w.onmessage = (e) => resolve(e.data);
+    w.postMessage(msg);
+  }).finally(() => w.terminate());
+}
+
+/** Both storms against one server; one report line. */
+async function measure(
+  label: string,
+  pid: number,
+  port: number,
+  tlsPort: number,
+  ca: string,
+): Promise<string> {
+  const vals = values(label.length * 7919 + 17);
+  const v = await victim(port, vals);
+  try {
+    const rss0 = rssMb(pid);
+    const cpu0 = cpuMs(pid);
+    const t = await v.during(
+      storm({ kind: "tls", port: tlsPort, ca, n: TLS_N, rounds: TLS_ROUNDS }),
+    );
+    const rss1 = rssMb(pid);
+    const cpu1 = cpuMs(pid);
+    const s = await v.during(
+      storm({ kind: "slowloris", port, n: SLOW_N, ms: SLOW_MS, dripMs: 100 }),
+    );
+    const rss2 = rssMb(pid);
+    const cpu2 = cpuMs(pid);
+    const line = `${label}: ${TLS_ROUNDS}x${TLS_N} TLS handshakes: victim ` +
+      `p99 ${t.p99.toFixed(1)} ms, max ${t.max.toFixed(1)} ms (${t.n}), ` +
+      `server CPU ${cpu1 - cpu0} ms; ` +
+      `${SLOW_N} slowloris: p99 ${s.p99.toFixed(1)} ms, max ${
+        s.max.toFixed(1)
+      } ms (${s.n}), server CPU ${cpu2 - cpu1} ms; ` +
+      `RSS ${rss0} -> ${rss1} -> ${rss2} MB`;
+    assert.ok(t.max < STALL_MS && s.max < STALL_MS, line);
+    assert.ok(t.n > 0 && s.n > 0, line);
+    return line;
+  } finally {
+    v.close();
+  }
+}
+
+ioTest("storms: TLS handshakes and slowloris beside memcached", async (io) => {
+  const openssl = which("openssl");
+  if (!openssl) {
+    skip("openssl not installed");
+    return;
+  }
+  const pki = await makePki(openssl);
+  const lines: string[] = [];
+  try {
+    const port = freePort();
+    const tport = freePort();
+    const ours = await spawnServer(DENO, [
+      "run",
+      "-A",
+      MAIN,
+      "-p",
+      String(port),
+      "--io",
+      io,
+      "-c",
+      "4096",
+      "-Z",
+      "-o",
+      `${pki.opt},ssl_port=${tport}`,
+    ], port); // deno-fmt-ignore
+    try {
+      lines.push(
+        await measure(`ours --io=${io}`, ours.child.pid, port, tport, pki.ca),
+      );
+    } finally {
+      await ours.stop();
+    }
+    const bin = which("memcached");
+    if (bin) {
+      const mp = freePort();
+      const mt = freePort();
+      const mc = await spawnListening(bin, [
+        "-p",
+        String(mt),
+        "-U",
+        "0",
+        "-t",
+        "1",
+        "-u",
+        "root",
+        "-c",
+        "4096",
+        "-l",
+        `127.0.0.1:${mt}`,
+        "-l",
+        `notls:127.0.0.1:${mp}`,
+        "-Z",
+        "-o",
+        pki.opt,
+      ], mp); // deno-fmt-ignore
+      try {
+        lines.push(
+          await measure(`memcached -t ${MC_THREADS}`, mc.child.pid, mp, mt, pki.ca),
+        );
+      } finally {
+        await mc.stop();
+      }
+    } else skip("memcached not installed");
+  } finally {
+    console.log(lines.join("\n"));
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
