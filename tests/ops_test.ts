@@ -168,12 +168,12 @@ Deno.test("-d with the start task's grants (FFI, no --allow-run): posix_spawn", 
     assert.equal(r.code, 0, r.stderr);
     await until(() => exists(pidFile), `pid file (${r.stderr})`);
     pid = Number(Deno.readTextFileSync(pidFile).trim());
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const stat = proc(`/proc/${pid}/stat`);
     const session = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
     assert.equal(session, pid, "daemon is not its own session leader");
     await smoke(port);
     Deno.kill(pid, "SIGTERM");
-    await until(() => !exists(`/proc/${pid}`), "daemon exits on SIGTERM");
+    await until(() => !alive(pid), "daemon exits on SIGTERM");
     pid = 0;
     assert.ok(!exists(pidFile), "daemon left its pid file behind");
   } finally {
