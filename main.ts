@@ -29,6 +29,7 @@ import {
   dropPrivileges,
   identityUnsupported,
 } from "./lib/server/ffi/identity.ts";
+import { canSpawnWithFfi } from "./lib/server/ffi/spawn.ts";
 import {
   daemonize,
   daemonPermission,
@@ -75,11 +76,17 @@ async function main(args: string[]): Promise<number> {
     const why = missingPermission(
       "-d",
       [daemonPermission()],
-      "it starts the server again in the background",
+      "it starts the server again in the background (or --allow-ffi)",
     );
-    if (refuse(why)) return EX_NOPERM;
+    if (!canSpawnWithFfi() && refuse(why)) return EX_NOPERM;
     const { paths, hosts } = grantsUsed(cli);
-    return await daemonize(args, cli.config.verbose > 0, paths, hosts);
+    return await daemonize(
+      args,
+      cli.config.verbose > 0,
+      paths,
+      hosts,
+      readyTarget(cli),
+    );
   }
   if (x.user !== null) {
     if (refuse(identityUnsupported())) return EX_USAGE;
@@ -211,6 +218,26 @@ function grantsUsed(cli: CliResult): { paths: string[]; hosts: string[] } {
     : list.flatMap((a) => [a.host, hostPort(a.host, a.port)]);
   if (c.metrics) hosts.push(`${c.metrics.hostname}:${c.metrics.port}`);
   return { paths, hosts };
+}
+
+/** Where a `-d` parent without a pipe to the daemon sees it serve. */
+function readyTarget(
+  cli: CliResult,
+): Deno.ConnectOptions | Deno.UnixConnectOptions | null {
+  const c = cli.config;
+  if (c.unixSocket !== null && c.port < 0) {
+    return { transport: "unix", path: c.unixSocket };
+  }
+  const list = parseListen(c.listen, c.port);
+  if (typeof list === "string" || c.port <= 0 && list[0].port <= 0) return null;
+  const a = list[0];
+  // A TLS listener accepts TCP connections too: connecting is enough.
+  const host = a.host === "0.0.0.0"
+    ? "127.0.0.1"
+    : a.host === "::"
+    ? "::1"
+    : a.host;
+  return { hostname: host, port: a.port };
 }
 
 /** Adds a signal listener; platforms without that signal are skipped. */

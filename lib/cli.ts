@@ -107,7 +107,7 @@ Usage: denocached [options]
                                uses 9150); also -o metrics=, metrics_max_conns=
       --snapshot=<file>        save items on exit, load them at start
       --snapshot-interval=<s>  also save every <s> seconds
-  -d, --daemon                 run in the background (needs --allow-run)
+  -d, --daemon                 run in the background (--allow-run or --allow-ffi)
   -P, --pidfile=<file>         write the pid there; removed on a clean exit
   -u, --user=<user>            when started as root, become <user> once the
                                listeners are bound (needs --allow-ffi)

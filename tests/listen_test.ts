@@ -185,3 +185,25 @@ Deno.test("-l notls: without -Z is refused as memcached does; bad lists exit 64"
     assert.match(dec.decode(out.stderr), want as RegExp);
   }
 });
+
+ioTest(
+  "an IPv6 client shows as tcp:[::1]:PORT in stats conns, as memcached",
+  async (io) => {
+    if (!hasIpv6Loopback()) return;
+    const config = defaultConfig();
+    config.io = io;
+    config.port = 0;
+    config.listen = "::1";
+    const server = startServer(config);
+    try {
+      const out = await ask("::1", server.port, "stats conns\r\n");
+      assert.match(out, /^STAT \d+:addr tcp:\[::1\]:\d+\r$/m);
+      assert.match(
+        out,
+        new RegExp(`:listen_addr tcp:\\[::1\\]:${server.port}\r`),
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);

@@ -155,6 +155,33 @@ Deno.test("-d: the parent exits 0, a detached server serves, its pid in -P", asy
   }
 });
 
+Deno.test("-d with the start task's grants (FFI, no --allow-run): posix_spawn", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denocached-daemon-" });
+  const pidFile = `${dir}/d.pid`;
+  const port = freePort();
+  let pid = 0;
+  try {
+    const r = await run(
+      ["--allow-net", "--allow-ffi", "--allow-read", "--allow-write"],
+      ["-d", "-p", String(port), "-P", pidFile],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    await until(() => exists(pidFile), `pid file (${r.stderr})`);
+    pid = Number(Deno.readTextFileSync(pidFile).trim());
+    const stat = proc(`/proc/${pid}/stat`);
+    const session = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
+    assert.equal(session, pid, "daemon is not its own session leader");
+    await smoke(port);
+    Deno.kill(pid, "SIGTERM");
+    await until(() => !alive(pid), "daemon exits on SIGTERM");
+    pid = 0;
+    assert.ok(!exists(pidFile), "daemon left its pid file behind");
+  } finally {
+    if (pid > 0) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("-d: a daemon that fails to start makes the parent fail", async () => {
   const port = freePort();
   const l = Deno.listen({ hostname: "127.0.0.1", port });

@@ -5,11 +5,14 @@
  * child listens (it says so on its stdout), and exits 0 —
  * or with the child's exit code if it failed to start. As in memcached,
  * the daemon keeps stderr only with `-v`. Needs `--allow-run` (for the
- * Deno executable) besides what the server itself needs.
+ * Deno executable), or else FFI: then the child is started through libc
+ * `posix_spawn` (see `../server/ffi/spawn.ts`) and its readiness is seen by
+ * connecting to `ready` (its first listener), since it has no pipe to us.
  * @module
  */
 
 import { SHORT_WITH_VALUE } from "../cli.ts";
+import { spawnDetached } from "../server/ffi/spawn.ts";
 
 /** The line the child prints on stdout once it serves. */
 export const READY = "denocached ready\n";
@@ -74,12 +77,16 @@ export async function daemonize(
   verbose: boolean,
   paths: string[],
   hosts: string[],
+  ready: Deno.ConnectOptions | Deno.UnixConnectOptions | null,
 ): Promise<number> {
   const self = selfCommand(
     [...withoutDaemonFlag(args), "--daemonized"],
     paths,
     hosts,
   );
+  if (Deno.permissions.querySync(daemonPermission()).state !== "granted") {
+    return await daemonizeWithFfi(self, verbose, ready);
+  }
   const child = new Deno.Command(self.cmd, {
     args: self.args,
     stdin: "null",
@@ -98,6 +105,53 @@ export async function daemonize(
       (verbose ? "" : "; run without -d, or with -v, to see why"),
   );
   return code;
+}
+
+/** Time a starting daemon is given before the parent gives up. */
+const START_LIMIT_MS = 30_000;
+
+/** `-d` through posix_spawn: polls the child's exit and its listener. */
+async function daemonizeWithFfi(
+  self: { cmd: string; args: string[] },
+  verbose: boolean,
+  ready: Deno.ConnectOptions | Deno.UnixConnectOptions | null,
+): Promise<number> {
+  const child = spawnDetached(self.cmd, self.args, verbose);
+  try {
+    const deadline = Date.now() + START_LIMIT_MS;
+    for (;;) {
+      const code = child.exited();
+      if (code !== null) {
+        console.error(
+          `denocached: -d: the server exited (code ${code}) while starting` +
+            (verbose ? "" : "; run without -d, or with -v, to see why"),
+        );
+        return code === 0 ? 1 : code;
+      }
+      if (ready === null || await connects(ready)) return 0;
+      if (Date.now() > deadline) {
+        console.error(
+          `denocached: -d: the server (pid ${child.pid}) did not listen`,
+        );
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    child.close();
+  }
+}
+
+async function connects(
+  to: Deno.ConnectOptions | Deno.UnixConnectOptions,
+): Promise<boolean> {
+  try {
+    const c = await Deno.connect(to as Deno.ConnectOptions);
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -99,7 +99,7 @@ export function unlinkPath(libc: Libc, path: string): void {
   libc.sym.unlink(cString(path));
 }
 
-/** `host:port` of an accepted peer, as Deno's `remoteAddr` would show it. */
+/** `host:port` of an accepted peer (`[v6]:port` for IPv6), as `stats conns` shows it. */
 export function peerName(sa: Uint8Array): string {
   const dv = new DataView(sa.buffer, sa.byteOffset);
   const fam = dv.getUint16(0, true);
@@ -124,5 +124,5 @@ export function peerName(sa: Uint8Array): string {
   const text = best < 0
     ? hex.join(":")
     : `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
-  return `${text}:${port}`;
+  return `[${text}]:${port}`; // as memcached prints an IPv6 peer
 }
