@@ -197,10 +197,10 @@ Deno.test({
       await step("cache_memlimit 64", "cache_memlimit 64\r\n", "OK\r\n");
       assert.ok(store.stats.totalMalloced <= 64 << 20);
       assert.equal(store.peek(v, 0, 6) >= 0, true, "victim evicted");
-      // Memory full and held by one class: an item of another size takes a
-      // whole page from it (reassignment, drained at once: reported only).
+      // Memory full and held by one class: an item of a new size gets its
+      // class's first page past the limit, as in memcached (no page drained).
       await step(
-        "set of a new size at the limit (page reassign)",
+        "set of a new size at the limit (first page of a class)",
         `set other 0 0 3000\r\n${"x".repeat(3000)}\r\n`,
         "\r\n",
       );

@@ -16,6 +16,9 @@
 import assert from "node:assert/strict";
 import { freePort, ioTest, skip, spawnListening, which } from "./_helpers.ts";
 import { DENO, MAIN, spawnServer } from "./_proc.ts";
+import { defaultConfig } from "../lib/config.ts";
+import { createContext } from "../lib/server/context.ts";
+import { createCore, type Transport } from "../lib/server/core.ts";
 
 const TLS_N = Number(Deno.env.get("DENOCACHED_STORM_TLS") ?? 200);
 const SLOW_N = Number(Deno.env.get("DENOCACHED_STORM_SLOW") ?? 500);
@@ -277,4 +280,55 @@ ioTest("storms: TLS handshakes and slowloris beside memcached", async (io) => {
     console.log(lines.join("\n"));
     await Deno.remove(pki.dir, { recursive: true });
   }
+});
+
+/** Replies (and whether it closed) for `input` fed to a fresh core in pieces of `step` bytes. */
+function playCore(input: Uint8Array, step: number): [string, boolean] {
+  const ctx = createContext(defaultConfig(), () => {});
+  const core = createCore(ctx, { stopAccepting() {}, requestStop() {} });
+  let out = "";
+  let closed = false;
+  const dec = new TextDecoder();
+  const t: Transport = {
+    send(buf, len) {
+      out += dec.decode(buf.subarray(0, len));
+      return true;
+    },
+    hold() {},
+    close() {
+      closed = true;
+    },
+  };
+  const c = core.open(t, "tcp:test");
+  for (let at = 0; at < input.length && !closed; at += step) {
+    const piece = input.subarray(at, Math.min(input.length, at + step));
+    const room = core.room(c);
+    room.set(piece);
+    core.received(c, piece.length);
+  }
+  return [out, closed];
+}
+
+Deno.test("slowloris fast path: a line trickled byte by byte gets the replies it gets whole", () => {
+  const enc = new TextEncoder();
+  const long = "x".repeat(3000);
+  const cases = [
+    "get a\r\nset k 0 0 5\r\nhello\r\nget k\r\nversion\r\n",
+    "set j 0 0 2\r\nabXY\r\nget j\r\n", // a bad data chunk
+    "set n 0 0 3 noreply\r\n\n\r\n\r\nget n\r\n", // newlines inside data
+    `get ${long}\r\nversion\r\n`, // a get line past 2048 bytes
+    "\x80", // binary, incomplete
+  ];
+  for (const text of cases) {
+    const input = enc.encode(text);
+    const whole = playCore(input, input.length);
+    assert.deepEqual(playCore(input, 1), whole, JSON.stringify(text));
+    assert.deepEqual(playCore(input, 7), whole, JSON.stringify(text));
+  }
+  // A junk line past 2048 bytes trickled in closes the connection (as
+  // memcached does once its read buffer fills without a newline).
+  assert.deepEqual(playCore(enc.encode(`${long}\r\nversion\r\n`), 1), [
+    "",
+    true,
+  ]);
 });

@@ -136,6 +136,30 @@ export function feed(
   return p - start;
 }
 
+/**
+ * Whether feeding `buf[start, end)` now would only wait for more bytes of a
+ * command line, given that `buf[start, from)` was already seen to hold no
+ * newline: a text session between commands, no newline in the new bytes
+ * `buf[from, end)` and a line still short enough to keep. Lets the core skip
+ * `feed` (and its rescans of the whole partial line) on each byte a slow
+ * client trickles in; only the new bytes are looked at.
+ */
+export function awaitsLine(
+  s: Session,
+  buf: Uint8Array,
+  start: number,
+  from: number,
+  end: number,
+): boolean {
+  if (s.proto !== Proto.Text || s.swallow > 0 || s.getMore !== 0 || s.close) {
+    return false;
+  }
+  for (let i = from; i < end; i++) if (buf[i] === 10) return false;
+  const pending = end - start;
+  return pending <= MAX_LINE ||
+    (pending <= MAX_GET_LINE && s.authed && isGetLine(buf, start, end));
+}
+
 /** Whether the pending line starts (after at most 100 spaces) with `get `/`gets `. */
 function isGetLine(buf: Uint8Array, p: number, end: number): boolean {
   let i = p;

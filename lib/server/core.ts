@@ -28,7 +28,12 @@
 
 import type { ConnInfo, Context } from "../protocol/context.ts";
 import { pendingBytes } from "../protocol/outbuf.ts";
-import { createSession, feed, type Session } from "../protocol/session.ts";
+import {
+  awaitsLine,
+  createSession,
+  feed,
+  type Session,
+} from "../protocol/session.ts";
 import { type Buffers, createBuffers, INITIAL } from "./buffers.ts";
 import { advance, type SendEnv, sendPieces } from "./sendout.ts";
 
@@ -109,6 +114,11 @@ export interface Conn {
   inflight: number;
   /** Staging copy of a referenced value's slice the socket did not take at once. */
   stage: Uint8Array | null;
+  /**
+   * Bytes from `start` known to hold no newline while the session waits for
+   * a command line (0 = unknown): a trickled line is scanned once, not per byte.
+   */
+  clean: number;
 }
 
 /** Server-level reactions to connection events. */
@@ -204,6 +214,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
   /** Runs buffered input through the protocol, sending after each batch. */
   function process(c: Conn): void {
     const s = c.session;
+    c.clean = 0;
     c.info.state = "conn_parse_cmd";
     for (;;) {
       s.outLimit = mem.outLimit();
@@ -271,6 +282,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         off: 0,
         inflight: 0,
         stage: null,
+        clean: 0,
       };
       c.session.out.byRef = true;
       c.session.input = (total) => mem.input(c, total);
@@ -288,9 +300,15 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     received(c, n) {
       if (c.dead) return;
       ctx.tick();
+      const from = c.start + c.clean;
       c.end += n;
       counters.bytes_read += n;
       c.lastActive = clock.now();
+      // A slow client's partial line: nothing to parse until its newline.
+      if (awaitsLine(c.session, c.inBuf, c.start, from, c.end)) {
+        c.clean = c.end - c.start;
+        return;
+      }
       process(c);
     },
     flushed(c) {

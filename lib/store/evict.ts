@@ -3,7 +3,8 @@
  * the class's current page, then a new page while under `limitBytes`, then
  * freeing the eviction policy's victim (`policy.ts`), and last moving a whole
  * page over from the class that holds most pages (memcached's slab
- * reassignment).
+ * reassignment; only when a class with pages has nothing to evict, since a
+ * class's first page may exceed the limit, as in memcached).
  *
  * Pages are carved lazily: a class hands out chunks of its `carvePage` in
  * order and only then looks for another page. The item in `s.pin` (the old
@@ -49,7 +50,11 @@ export function alloc(s: StoreState, c: number): number {
   if (fh !== 0) return fh;
   const h = carve(s, c);
   if (h !== 0) return h;
-  if (canGrow(s)) {
+  // A class without pages gets its first one even at the limit, as in
+  // memcached (do_slabs_newslab lets a class with no slabs allocate past
+  // mem_limit): at most one page per class over `-m`, and no whole page of
+  // another class emptied in one step (taking one cost ~10 ms at 64 MB).
+  if (canGrow(s) || s.pages[c] === 0) {
     const p = s.pool.alloc(c, s.sc.size[c]);
     if (p !== 0) {
       s.pages[c]++;
