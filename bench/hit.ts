@@ -39,7 +39,7 @@ export const HIT_USAGE = `Usage: deno task bench --hit [options]
   --alpha LIST     Zipf exponents (default 0.8,0.99,1.2; non-zipf cases use 0.99)
   --mem LIST       -m values in MB (default 64,256)
   --keys N         key space (default 200000)
-  --batches N      batches per case (default 3000, 100 keys each)
+  --batches N      batches per case (default 9000, 100 keys each)
   --warmup N       first batches not counted (default a third): with them the
                    miss ratio is mostly first-time misses, the same for any policy
   --server-cpu C   CPU for the servers (default 1)
@@ -333,7 +333,7 @@ export async function hitMain(argv: string[]): Promise<number> {
   const alphas = opt(values.alpha, "0.8,0.99,1.2").map(Number);
   const mems = opt(values.mem, "64,256").map(Number);
   const keys = Number(values.keys ?? 200000);
-  const batches = Number(values.batches ?? 3000);
+  const batches = Number(values.batches ?? 9000);
   const warmup = Number(values.warmup ?? Math.floor(batches / 3));
   const epoll = values.io === "epoll";
   const deno = `${shQuote(Deno.execPath())} run --allow-net${
