@@ -4,7 +4,8 @@
  * A cache-aside driver over one connection: each batch is one multi-get of
  * keys drawn from a seeded Zipf distribution, then a set of every key that
  * missed. Every key has a fixed size and fixed bytes (derived from its id),
- * and every hit is checked byte for byte. For each case it starts memcached
+ * and every hit is checked byte for byte; the first `--warmup` batches fill
+ * the cache and are not counted. For each case it starts memcached
  * and denocached fresh at the same `-m` (one after the other, the server
  * pinned with `taskset` as `bench.ts` does) and reports the miss ratio, the
  * idle RSS (VmRSS once listening) and the peak RSS (VmHWM at the end).
@@ -38,7 +39,9 @@ export const HIT_USAGE = `Usage: deno task bench --hit [options]
   --alpha LIST     Zipf exponents (default 0.8,0.99,1.2; non-zipf cases use 0.99)
   --mem LIST       -m values in MB (default 64,256)
   --keys N         key space (default 200000)
-  --batches N      batches per case (default 2000, 100 keys each)
+  --batches N      batches per case (default 9000, 100 keys each)
+  --warmup N       first batches not counted (default a third): with them the
+                   miss ratio is mostly first-time misses, the same for any policy
   --server-cpu C   CPU for the servers (default 1)
   --io MODE        denocached backend: portable (default) or epoll`;
 
@@ -230,6 +233,7 @@ export async function runCase(
   port: number,
   keys: number,
   batches: number,
+  warmup = 0,
 ): Promise<number> {
   const conn = await Conn.open(port);
   const holders: Conn[] = [];
@@ -272,8 +276,11 @@ export async function runCase(
       }
       const ids = [];
       for (let i = 0; i < BATCH; i++) ids.push(draw());
-      misses += await batch(conn, sp, ids);
-      counted += BATCH;
+      const missed = await batch(conn, sp, ids);
+      if (b >= warmup) {
+        misses += missed;
+        counted += BATCH;
+      }
       // The TTL case is paced (one batch per TTL_PACE_MS) so both servers
       // see the same timeline: expiry is wall-clock, and a faster server
       // would otherwise serve more hits per TTL and show fewer misses.
@@ -283,7 +290,7 @@ export async function runCase(
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
     }
-    return misses / counted;
+    return counted === 0 ? 0 : misses / counted;
   } finally {
     conn.close();
     for (const h of holders) h.close();
@@ -306,6 +313,7 @@ export async function hitMain(argv: string[]): Promise<number> {
       mem: { type: "string" },
       keys: { type: "string" },
       batches: { type: "string" },
+      warmup: { type: "string" },
       "server-cpu": { type: "string" },
       io: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -325,7 +333,8 @@ export async function hitMain(argv: string[]): Promise<number> {
   const alphas = opt(values.alpha, "0.8,0.99,1.2").map(Number);
   const mems = opt(values.mem, "64,256").map(Number);
   const keys = Number(values.keys ?? 200000);
-  const batches = Number(values.batches ?? 2000);
+  const batches = Number(values.batches ?? 9000);
+  const warmup = Number(values.warmup ?? Math.floor(batches / 3));
   const epoll = values.io === "epoll";
   const deno = `${shQuote(Deno.execPath())} run --allow-net${
     epoll ? " --allow-ffi" : ""
@@ -353,7 +362,14 @@ export async function hitMain(argv: string[]): Promise<number> {
           });
           try {
             const idle = (await srv.statusKiB("VmRSS")) ?? 0;
-            const missRatio = await runCase(kind, alpha, port, keys, batches);
+            const missRatio = await runCase(
+              kind,
+              alpha,
+              port,
+              keys,
+              batches,
+              warmup,
+            );
             const peak = (await srv.statusKiB("VmHWM")) ?? 0;
             const st = await serverStats(port);
             res[name] = {

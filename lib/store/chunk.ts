@@ -15,7 +15,7 @@
  * | 5    | exptime (absolute unix seconds, 0 = never)               |
  * | 6    | last access / update time (unix seconds)                 |
  * | 7, 8 | cas unique, low and high 32 bits                         |
- * | 9    | key length (bits 0-15), {@link Bits} (16-22), linked (23) |
+ * | 9    | key length (0-15), {@link Bits} (16-22), linked (23), policy (24-31) |
  *
  * Helpers take the page's u32 view `u` and the chunk's first word `w`, so
  * callers resolve a handle once and then touch fields without allocating.
@@ -59,6 +59,12 @@ export const BITS_SHIFT = 16;
 export const BITS_MASK = 0x7f;
 /** {@link META} bit: the chunk holds an item linked into index and LRU. */
 export const LINKED = 0x80 << BITS_SHIFT;
+/**
+ * {@link META} bits 24-31 belong to the eviction policy (`policy.ts`):
+ * {@link writeHeader} keeps them, so an item rewritten in place keeps its
+ * place and frequency.
+ */
+export const POLICY_BITS = 0xff000000;
 /** {@link META} bit: {@link Bits.Fetched}, in place. */
 export const FETCHED = Bits.Fetched << BITS_SHIFT;
 /** memcached's per item overhead: 48 header + 8 cas + NUL + "\r\n". */
@@ -91,7 +97,7 @@ export function writeCas(u: Uint32Array, w: number, cas: number): void {
   u[w + CASHI] = Math.floor(cas / TWO32);
 }
 
-/** Fills in a new item's header (links aside) and marks it linked. */
+/** Fills in an item's header (links and policy bits aside) and marks it linked. */
 export function writeHeader(
   u: Uint32Array,
   w: number,
@@ -106,7 +112,7 @@ export function writeHeader(
   u[w + FLAGS] = flags;
   u[w + EXP] = clampExp(exp);
   u[w + ATIME] = now;
-  u[w + META] = kLen | LINKED;
+  u[w + META] = kLen | LINKED | (u[w + META] & POLICY_BITS);
   writeCas(u, w, cas);
 }
 

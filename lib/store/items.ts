@@ -32,7 +32,7 @@ export function linkItem(
   const u = u32Of(s, h);
   const w = wordOf(s, h);
   indexInsert(s, h, hv);
-  policyLink(s, h, c);
+  policyLink(s, h, c, hv);
   s.items[c]++;
   const st = s.stats;
   st.currItems++;

@@ -1,108 +1,248 @@
 /**
  * The eviction policy: which linked item of a size class goes next when the
- * class needs a chunk and has no free one. Today it is memcached's classic
- * per class LRU (head = most recent, tail = next victim).
+ * class needs a chunk and has no free one. It is S3-FIFO (Yang et al., SOSP
+ * '23, "FIFO queues are all you need for cache eviction"), per size class:
+ *
+ * - a new item enters the class's *small* FIFO, unless its key hash is in
+ *   the *ghost* (it was evicted from a small FIFO recently), then it enters
+ *   the *main* FIFO;
+ * - a hit only raises the item's 2-bit frequency (no list move);
+ * - to evict, while the small FIFO holds over 10% of the class's items its
+ *   oldest item goes: to the main FIFO if it was hit since it came in, else
+ *   out (its hash into the ghost); otherwise the main FIFO's oldest goes out
+ *   if its frequency is 0, else it is reinserted with frequency − 1.
+ *
+ * One-hit wonders (scans) thus leave through the small FIFO without pushing
+ * out the working set, which memcached's LRU lets them do.
  *
  * This is the only module that knows the policy: it alone reads or writes
- * the chunk words {@link chunk.PREV}/{@link chunk.NEXT} and the per class
- * `lruHead`/`lruTail` arrays of {@link StoreState}. The rest of the store
- * talks to it through six calls — {@link policyLink} (an item was linked),
- * {@link policyUnlink} (it is about to be unlinked), {@link policyHit} (it
- * was read or rewritten in place), {@link policyVictim} (pick what to free),
- * {@link policyOldest} (for `stats items`' age and page choice) and
- * {@link policyWalk} (`stats cachedump`'s order) — so a
- * different policy (S3-FIFO, W-TinyLFU, segmented LRU) is a change here.
+ * the chunk words {@link chunk.PREV}/{@link chunk.NEXT}, the policy bits of
+ * {@link chunk.META} ({@link chunk.POLICY_BITS}) and the policy fields of
+ * {@link StoreState}. The rest of the store talks to it through six calls —
+ * {@link policyLink} (an item was linked), {@link policyUnlink} (it is about
+ * to be unlinked), {@link policyHit} (it was read or rewritten in place),
+ * {@link policyVictim} (pick what to free), {@link policyOldest} (for `stats
+ * items`' age and page choice) and {@link policyWalk} (`stats cachedump`'s
+ * order).
  * @module
  */
 
 import * as chunk from "./chunk.ts";
+import { hashBytes } from "./hash.ts";
 import { dead } from "./liveness.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
-const { NEXT, PREV } = chunk;
+const { ATIME, HDR, KLEN_MASK, META, NEXT, PREV } = chunk;
 
-/** How many items from the tail a victim search looks at for a dead one. */
+/** META bit: the item is in the main FIFO (else the small one). */
+const MAIN = 1 << 24;
+/** Where the 2-bit access frequency sits in META. */
+const FREQ_SHIFT = 25;
+/** The frequency bits in place. */
+const FREQ = 3 << FREQ_SHIFT;
+/** How many items from each tail a victim search looks at for a dead one. */
 const DEAD_SEARCH = 5;
+/**
+ * Most queue moves one eviction makes before it takes the tail anyway, so
+ * an eviction stays bounded when every item was hit (three passes at worst
+ * otherwise).
+ */
+const MAX_MOVES = 64;
+/** The small FIFO's share of a class's items is 1 / SMALL_SHARE. */
+const SMALL_SHARE = 10;
 
-// These run on every hit, so they resolve handles inline rather than
-// through u32Of/wordOf.
-
-/** The newly linked item `h` of class `c` enters the policy (LRU head). */
-export function policyLink(s: StoreState, h: number, c: number): void {
+/** Puts `h` at the head of class `c`'s main (or small) FIFO. */
+function pushHead(s: StoreState, h: number, c: number, main: boolean): void {
   const pool = s.pool;
   const cb = s.cb;
   const cm = s.cm;
   const p = h >>> cb;
   const u = pool.u32[p];
   const w = (h & cm) * pool.cw[p];
-  const head = s.lruHead[c];
+  const head = main ? s.lruHead[c] : s.smallHead[c];
   u[w + PREV] = 0;
   u[w + NEXT] = head;
   if (head !== 0) {
     const hp = head >>> cb;
     pool.u32[hp][(head & cm) * pool.cw[hp] + PREV] = h;
-  } else {
+  } else if (main) {
     s.lruTail[c] = h;
+  } else {
+    s.smallTail[c] = h;
   }
-  s.lruHead[c] = h;
+  if (main) {
+    s.lruHead[c] = h;
+    u[w + META] |= MAIN;
+  } else {
+    s.smallHead[c] = h;
+    s.smallCount[c]++;
+    u[w + META] &= ~MAIN;
+  }
 }
 
-/** Item `h` of class `c` leaves the policy (it is being unlinked). */
-export function policyUnlink(s: StoreState, h: number, c: number): void {
+/** Takes `h` out of whichever FIFO of class `c` holds it. */
+function detach(s: StoreState, h: number, c: number): void {
   const pool = s.pool;
   const cb = s.cb;
   const cm = s.cm;
   const p = h >>> cb;
   const u = pool.u32[p];
   const w = (h & cm) * pool.cw[p];
+  const main = (u[w + META] & MAIN) !== 0;
   const prev = u[w + PREV];
   const next = u[w + NEXT];
   if (prev !== 0) {
     const pp = prev >>> cb;
     pool.u32[pp][(prev & cm) * pool.cw[pp] + NEXT] = next;
-  } else {
+  } else if (main) {
     s.lruHead[c] = next;
+  } else {
+    s.smallHead[c] = next;
   }
   if (next !== 0) {
     const np = next >>> cb;
     pool.u32[np][(next & cm) * pool.cw[np] + PREV] = prev;
-  } else {
+  } else if (main) {
     s.lruTail[c] = prev;
+  } else {
+    s.smallTail[c] = prev;
   }
+  if (!main) s.smallCount[c]--;
 }
 
-/** Item `h` of class `c` was accessed (fetched, touched or rewritten). */
-export function policyHit(s: StoreState, h: number, c: number): void {
-  if (s.lruHead[c] === h) return;
-  policyUnlink(s, h, c);
-  policyLink(s, h, c);
+/** The ghost slot of key hash `hv`, the ghost growing with the hash index. */
+function ghostSlot(s: StoreState, hv: number): number {
+  if (s.ghost.length < s.buckets.length) {
+    s.ghost = new Uint32Array(s.buckets.length);
+  }
+  return hv & (s.ghost.length - 1);
 }
 
 /**
- * The item of class `c` to free next, never `s.pin`: a dead (expired or
- * flushed) one among the last few, else the least recently used; 0 if the
- * class holds nothing but the pinned item. The caller unlinks it (counting a
- * reclaim if it is dead, an eviction if not).
+ * The newly linked item `h` of class `c`, key hash `hv`, enters the policy:
+ * the main FIFO if the ghost remembers its key, else the small FIFO.
  */
-export function policyVictim(s: StoreState, c: number, now: number): number {
-  let h = s.lruTail[c];
+export function policyLink(
+  s: StoreState,
+  h: number,
+  c: number,
+  hv: number,
+): void {
+  const g = ghostSlot(s, hv);
+  const fp = hv | 1;
+  const main = s.ghost[g] === fp;
+  if (main) s.ghost[g] = 0;
+  const u = u32Of(s, h);
+  const w = wordOf(s, h);
+  u[w + META] &= ~FREQ;
+  pushHead(s, h, c, main);
+}
+
+/** Item `h` of class `c` leaves the policy (it is being unlinked). */
+export function policyUnlink(s: StoreState, h: number, c: number): void {
+  detach(s, h, c);
+}
+
+/** Item `h` of class `c` was accessed (fetched, touched or rewritten). */
+export function policyHit(s: StoreState, h: number, _c: number): void {
+  const pool = s.pool;
+  const p = h >>> s.cb;
+  const u = pool.u32[p];
+  const w = (h & s.cm) * pool.cw[p];
+  const m = u[w + META];
+  if ((m & FREQ) !== FREQ) u[w + META] = m + (1 << FREQ_SHIFT);
+}
+
+/** A dead item, not pinned, among the last few of the FIFO from `h` on; 0 if none. */
+function deadNear(s: StoreState, h: number, now: number): number {
   for (let tries = 0; h !== 0 && tries < DEAD_SEARCH; tries++) {
     const u = u32Of(s, h);
     const w = wordOf(s, h);
     if (h !== s.pin && dead(s, u, w, now)) return h;
     h = u[w + PREV];
   }
-  h = s.lruTail[c];
-  while (h !== 0 && h === s.pin) h = u32Of(s, h)[wordOf(s, h) + PREV];
+  return 0;
+}
+
+/** The oldest item of a FIFO (from tail `h`) that is not the pinned one. */
+function unpinned(s: StoreState, h: number): number {
+  if (h !== 0 && h === s.pin) return u32Of(s, h)[wordOf(s, h) + PREV];
   return h;
 }
 
+/** Remembers the key hash of item `h` (leaving the small FIFO) in the ghost. */
+function ghostAdd(s: StoreState, h: number): void {
+  const p = h >>> s.cb;
+  const w = (h & s.cm) * s.pool.cw[p];
+  const klen = s.pool.u32[p][w + META] & KLEN_MASK;
+  const hv = hashBytes(s.pool.u8[p], (w << 2) + HDR, klen);
+  s.ghost[ghostSlot(s, hv)] = hv | 1;
+}
+
 /**
- * Calls `fn` with the live items of class `c`, the last to be evicted first
- * (most recent first), until it returns false or `maxLooked` items (live or
- * dead) were looked at. `fn` must not write.
+ * The item of class `c` to free next, never `s.pin`: a dead (expired or
+ * flushed) one near a FIFO's tail, else S3-FIFO's victim (moving the hit
+ * items it passes); 0 if the class holds nothing but the pinned item. The
+ * caller unlinks it (counting a reclaim if it is dead, an eviction if not).
+ */
+export function policyVictim(s: StoreState, c: number, now: number): number {
+  const d = deadNear(s, s.smallTail[c], now) ||
+    deadNear(s, s.lruTail[c], now);
+  if (d !== 0) return d;
+  for (let moves = 0;; moves++) {
+    const sc = s.smallCount[c];
+    let small = sc > 0 &&
+      (sc * SMALL_SHARE >= s.items[c] || unpinned(s, s.lruTail[c]) === 0);
+    let h = unpinned(s, small ? s.smallTail[c] : s.lruTail[c]);
+    if (h === 0) {
+      small = !small;
+      h = unpinned(s, small ? s.smallTail[c] : s.lruTail[c]);
+      if (h === 0) return 0;
+    }
+    const u = u32Of(s, h);
+    const w = wordOf(s, h);
+    const m = u[w + META];
+    if (moves < MAX_MOVES && (m & FREQ) !== 0) {
+      detach(s, h, c);
+      // Into (or back into) the main FIFO: from the small one with its
+      // count cleared, within the main one with one use spent.
+      u[w + META] = small ? m & ~FREQ : m - (1 << FREQ_SHIFT);
+      pushHead(s, h, c, true);
+      continue;
+    }
+    if (small) ghostAdd(s, h);
+    return h;
+  }
+}
+
+/**
+ * Calls `fn` on the live items of the FIFO from head `h` on, looking at no
+ * more than `budget.left` items (live or dead); false = stop.
+ */
+function walkFrom(
+  s: StoreState,
+  h: number,
+  now: number,
+  fn: (h: number) => boolean,
+  budget: { left: number },
+): boolean {
+  while (h !== 0) {
+    if (budget.left-- <= 0) return false;
+    const u = u32Of(s, h);
+    const w = wordOf(s, h);
+    const next = u[w + NEXT];
+    if (!dead(s, u, w, now) && !fn(h)) return false;
+    h = next;
+  }
+  return true;
+}
+
+/**
+ * Calls `fn` with the live items of class `c`, newest first (the small
+ * FIFO, then the main one), until it returns false or `maxLooked` items
+ * (live or dead) were looked at. `fn` must not write.
  */
 export function policyWalk(
   s: StoreState,
@@ -111,17 +251,23 @@ export function policyWalk(
   maxLooked = Infinity,
 ): void {
   const now = s.clock.now();
-  let looked = 0;
-  for (let h = s.lruHead[c]; h !== 0 && looked++ < maxLooked;) {
-    const u = u32Of(s, h);
-    const w = wordOf(s, h);
-    const next = u[w + NEXT];
-    if (!dead(s, u, w, now) && !fn(h)) return;
-    h = next;
+  const budget = { left: maxLooked };
+  if (walkFrom(s, s.smallHead[c], now, fn, budget)) {
+    walkFrom(s, s.lruHead[c], now, fn, budget);
   }
 }
 
-/** The item of class `c` that has waited longest for its turn; 0 if none. */
+/**
+ * The item of class `c` that has gone longest without an access among the
+ * two FIFOs' oldest (`stats items`' age, the page a reassignment takes); 0
+ * if none.
+ */
 export function policyOldest(s: StoreState, c: number): number {
-  return s.lruTail[c];
+  const a = s.smallTail[c];
+  const b = s.lruTail[c];
+  if (a === 0) return b;
+  if (b === 0) return a;
+  return u32Of(s, b)[wordOf(s, b) + ATIME] < u32Of(s, a)[wordOf(s, a) + ATIME]
+    ? b
+    : a;
 }

@@ -42,10 +42,22 @@ export interface StoreState {
   /** Mask of the chunk index in a handle. */
   readonly cm: number;
   // Per class state, indexed by class id.
-  /** Eviction policy state (`policy.ts` only): most recent item of each class; 0 = empty. */
+  // Eviction policy state (`policy.ts` only): S3-FIFO's queues per class.
+  /** Main FIFO: newest item of each class; 0 = empty. */
   readonly lruHead: Uint32Array;
-  /** Eviction policy state (`policy.ts` only): next victim of each class. */
+  /** Main FIFO: oldest item of each class. */
   readonly lruTail: Uint32Array;
+  /** Small FIFO (new items): newest item of each class; 0 = empty. */
+  readonly smallHead: Uint32Array;
+  /** Small FIFO: oldest item of each class. */
+  readonly smallTail: Uint32Array;
+  /** Items in each class's small FIFO. */
+  readonly smallCount: Int32Array;
+  /**
+   * Ghost FIFO: key hashes of items recently evicted from a small FIFO,
+   * direct-mapped by hash (an entry lives until another hash takes its slot).
+   */
+  ghost: Uint32Array;
   /** First free (unlinked, carved) chunk of each class (`free_list.ts`). */
   readonly freeHead: Uint32Array;
   readonly freeCount: Int32Array;
@@ -121,6 +133,10 @@ export function createState(opts: StoreOptions): StoreState {
     cm: (1 << pool.chunkBits) - 1,
     lruHead: new Uint32Array(n),
     lruTail: new Uint32Array(n),
+    smallHead: new Uint32Array(n),
+    smallTail: new Uint32Array(n),
+    smallCount: new Int32Array(n),
+    ghost: new Uint32Array(INITIAL_BUCKETS),
     freeHead: new Uint32Array(n),
     freeCount: new Int32Array(n),
     items: new Int32Array(n),
