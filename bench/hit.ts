@@ -27,6 +27,7 @@ import {
   which,
 } from "./procs.ts";
 import { markdownTable } from "./table.ts";
+import { V8_FLAGS as DEFAULT_V8_FLAGS } from "../scripts/compile.ts";
 
 const REPO_DIR = new URL("..", import.meta.url).pathname;
 const enc = new TextEncoder();
@@ -40,7 +41,9 @@ export const HIT_USAGE = `Usage: deno task bench --hit [options]
   --keys N         key space (default 200000)
   --batches N      batches per case (default 2000, 100 keys each)
   --server-cpu C   CPU for the servers (default 1)
-  --io MODE        denocached backend: portable (default) or epoll`;
+  --io MODE        denocached backend: portable (default) or epoll
+  --v8-flags LIST  V8 flags for denocached (default: those of deno task start;
+                   "" for none)`;
 
 /** xorshift32, seeded: the same keys every run. */
 function rng(seed: number): () => number {
@@ -308,6 +311,7 @@ export async function hitMain(argv: string[]): Promise<number> {
       batches: { type: "string" },
       "server-cpu": { type: "string" },
       io: { type: "string" },
+      "v8-flags": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -327,9 +331,14 @@ export async function hitMain(argv: string[]): Promise<number> {
   const keys = Number(values.keys ?? 200000);
   const batches = Number(values.batches ?? 2000);
   const epoll = values.io === "epoll";
+  // The same V8 flags as `deno task start` unless told otherwise, so the
+  // figures are those of the shipped form.
+  const v8 = values["v8-flags"] ?? DEFAULT_V8_FLAGS;
   const deno = `${shQuote(Deno.execPath())} run --allow-net${
     epoll ? " --allow-ffi" : ""
-  } ${shQuote(REPO_DIR + "main.ts")}${epoll ? " --io=epoll" : ""}`;
+  }${v8 ? ` --v8-flags=${shQuote(v8)}` : ""} ${shQuote(REPO_DIR + "main.ts")}${
+    epoll ? " --io=epoll" : ""
+  }`;
   const cmds: Record<string, (port: number, mb: number) => string> = {
     memcached: (p, mb) =>
       `memcached -t 1 -p ${p} -U 0 -l 127.0.0.1 -m ${mb}${
