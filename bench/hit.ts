@@ -28,6 +28,7 @@ import {
   which,
 } from "./procs.ts";
 import { markdownTable } from "./table.ts";
+import { V8_FLAGS as DEFAULT_V8_FLAGS } from "../scripts/compile.ts";
 
 const REPO_DIR = new URL("..", import.meta.url).pathname;
 const enc = new TextEncoder();
@@ -43,7 +44,9 @@ export const HIT_USAGE = `Usage: deno task bench --hit [options]
   --warmup N       first batches not counted (default a third): with them the
                    miss ratio is mostly first-time misses, the same for any policy
   --server-cpu C   CPU for the servers (default 1)
-  --io MODE        denocached backend: portable (default) or epoll`;
+  --io MODE        denocached backend: portable (default) or epoll
+  --v8-flags LIST  V8 flags for denocached (default: those of deno task start;
+                   "" for none)`;
 
 /** xorshift32, seeded: the same keys every run. */
 function rng(seed: number): () => number {
@@ -316,6 +319,7 @@ export async function hitMain(argv: string[]): Promise<number> {
       warmup: { type: "string" },
       "server-cpu": { type: "string" },
       io: { type: "string" },
+      "v8-flags": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -336,9 +340,14 @@ export async function hitMain(argv: string[]): Promise<number> {
   const batches = Number(values.batches ?? 9000);
   const warmup = Number(values.warmup ?? Math.floor(batches / 3));
   const epoll = values.io === "epoll";
+  // The same V8 flags as `deno task start` unless told otherwise, so the
+  // figures are those of the shipped form.
+  const v8 = values["v8-flags"] ?? DEFAULT_V8_FLAGS;
   const deno = `${shQuote(Deno.execPath())} run --allow-net${
     epoll ? " --allow-ffi" : ""
-  } ${shQuote(REPO_DIR + "main.ts")}${epoll ? " --io=epoll" : ""}`;
+  }${v8 ? ` --v8-flags=${shQuote(v8)}` : ""} ${shQuote(REPO_DIR + "main.ts")}${
+    epoll ? " --io=epoll" : ""
+  }`;
   const cmds: Record<string, (port: number, mb: number) => string> = {
     memcached: (p, mb) =>
       `memcached -t 1 -p ${p} -U 0 -l 127.0.0.1 -m ${mb}${

@@ -13,6 +13,7 @@ import {
   compileArgs,
   parseCompileArgs,
   resolveTarget,
+  V8_FLAGS,
 } from "../scripts/compile.ts";
 
 Deno.test("compile: targets, output names and permissions", () => {
@@ -36,6 +37,7 @@ Deno.test("compile: targets, output names and permissions", () => {
     "--allow-ffi",
     "--allow-read",
     "--allow-write",
+    `--v8-flags=${V8_FLAGS}`,
     "--exclude-unused-npm",
     "--output",
     "dist/denocached",
@@ -44,13 +46,14 @@ Deno.test("compile: targets, output names and permissions", () => {
   const win = parseCompileArgs(["--target", "windows-x64"]);
   assert.equal(win.output, "dist/denocached-windows-x64.exe");
   assert.deepEqual(
-    compileArgs(win).slice(0, 8),
+    compileArgs(win).slice(0, 9),
     [
       "compile",
       "--allow-net",
       "--allow-ffi",
       "--allow-read",
       "--allow-write",
+      `--v8-flags=${V8_FLAGS}`,
       "--exclude-unused-npm",
       "--target",
       "x86_64-pc-windows-msvc",
@@ -70,6 +73,16 @@ Deno.test("compile: targets, output names and permissions", () => {
     assert.ok(
       !["-A", "--allow-all", "--allow-run", "--allow-env"].includes(a),
       a,
+    );
+  }
+});
+
+Deno.test("compile: deno.json's server tasks run with the same V8 flags", async () => {
+  const cfg = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  for (const t of ["start", "start:fast", "dev"]) {
+    assert.ok(
+      String(cfg.tasks[t]).includes(`--v8-flags=${V8_FLAGS}`),
+      `task ${t}: ${cfg.tasks[t]}`,
     );
   }
 });
