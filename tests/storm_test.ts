@@ -16,6 +16,7 @@
 import assert from "node:assert/strict";
 import { freePort, ioTest, skip, spawnListening, which } from "./_helpers.ts";
 import { DENO, MAIN, spawnServer } from "./_proc.ts";
+import { makePki } from "./_pki.ts";
 import { defaultConfig } from "../lib/config.ts";
 import { createContext } from "../lib/server/context.ts";
 import { createCore, type Transport } from "../lib/server/core.ts";
@@ -29,59 +30,6 @@ const MC_THREADS = Deno.env.get("DENOCACHED_STORM_MC_THREADS") ?? "1";
 /** A stall of seconds, never noise. */
 const STALL_MS = 3000;
 const KEYS = 32;
-
-async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, cwd, stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-}
-
-/** A CA and a leaf certificate for 127.0.0.1 signed by it. */
-async function makePki(openssl: string) {
-  const dir = await Deno.makeTempDir({ prefix: "denocached-storm-" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run(openssl, [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=storm CA",
-  ], dir); // deno-fmt-ignore
-  await run(openssl, ["req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"], dir); // deno-fmt-ignore
-  await Deno.writeTextFile(
-    `${dir}/ext.cnf`,
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" +
-      "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-  );
-  await run(openssl, [
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "cert.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  ], dir); // deno-fmt-ignore
-  return {
-    dir,
-    ca: await Deno.readTextFile(`${dir}/ca.pem`),
-    opt: `ssl_chain_cert=${dir}/cert.pem,ssl_key=${dir}/key.pem`,
-  };
-}
 
 /** Resident set of process `pid` in MB (0 if unreadable). */
 function rssMb(pid: number): number {
@@ -214,12 +162,12 @@ async function measure(
 }
 
 ioTest("storms: TLS handshakes and slowloris beside memcached", async (io) => {
-  const openssl = which("openssl");
-  if (!openssl) {
-    skip("openssl not installed");
-    return;
-  }
-  const pki = await makePki(openssl);
+  const made = await makePki();
+  if (made === null) return;
+  const pki = {
+    ...made,
+    opt: `ssl_chain_cert=${made.certFile},ssl_key=${made.keyFile}`,
+  };
   const lines: string[] = [];
   try {
     const port = freePort();
