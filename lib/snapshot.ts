@@ -82,13 +82,14 @@ async function writeAll(f: Deno.FsFile, b: Uint8Array): Promise<void> {
   }
 }
 
-function syncDir(path: string): void {
+/** fsyncs the directory of `path`, off the event loop (it can take ms). */
+async function syncDir(path: string): Promise<void> {
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
   try {
-    const d = Deno.openSync(dir, { read: true });
+    const d = await Deno.open(dir, { read: true });
     try {
-      d.syncSync();
+      await d.sync();
     } finally {
       d.close();
     }
@@ -225,7 +226,7 @@ export async function saveSnapshot(
   }
   file.close();
   await Deno.rename(tmp, path);
-  syncDir(path);
+  await syncDir(path);
   return { items, bytes };
 }
 
