@@ -55,7 +55,7 @@ export async function spawnServer(
  * Reads a /proc file through `cat`: Deno grants direct reads of /proc only
  * with --allow-all, and the test task runs with narrower permissions.
  */
-function readProc(path: string): string | null {
+export function readProc(path: string): string | null {
   try {
     const out = new Deno.Command("cat", {
       args: [path],
@@ -78,6 +78,14 @@ export function rssMb(pid: number): number {
   const s = readProc(`/proc/${pid}/status`);
   const m = s === null ? null : /^VmRSS:\s+(\d+) kB/m.exec(s);
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** User + system CPU time of `pid` in ms (from /proc/PID/stat), or NaN. */
+export function cpuMs(pid: number): number {
+  const s = readProc(`/proc/${pid}/stat`);
+  if (s === null) return NaN;
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
 }
 
 /** Samples RSS every `ms` until stopped; reports the peak. */

@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { freePort, ioTest, skip, spawnListening, which } from "./_helpers.ts";
 import { DENO, MAIN, spawnServer } from "./_proc.ts";
 import { makePki } from "./_pki.ts";
+import { cpuMs, rssMb } from "./_robust_helpers.ts";
 import { defaultConfig } from "../lib/config.ts";
 import { createContext } from "../lib/server/context.ts";
 import { createCore, type Transport } from "../lib/server/core.ts";
@@ -30,29 +31,6 @@ const MC_THREADS = Deno.env.get("DENOCACHED_STORM_MC_THREADS") ?? "1";
 /** A stall of seconds, never noise. */
 const STALL_MS = 3000;
 const KEYS = 32;
-
-/** Resident set of process `pid` in MB (0 if unreadable). */
-function rssMb(pid: number): number {
-  try {
-    const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(
-      /VmRSS:\s+(\d+)/,
-    );
-    return m ? Math.round(Number(m[1]) / 1024) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU time (user + system) process `pid` has used, in ms (0 if unreadable). */
-function cpuMs(pid: number): number {
-  try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]
-      .split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
-  } catch {
-    return 0;
-  }
-}
 
 /** Seeded values (xorshift), so a failure is reproducible. */
 function values(seed: number): string[] {
@@ -152,7 +130,7 @@ async function measure(
       `${SLOW_N} slowloris: p99 ${s.p99.toFixed(1)} ms, max ${
         s.max.toFixed(1)
       } ms (${s.n}), server CPU ${cpu2 - cpu1} ms; ` +
-      `RSS ${rss0} -> ${rss1} -> ${rss2} MB`;
+      `RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} -> ${rss2.toFixed(0)} MB`;
     assert.ok(t.max < STALL_MS && s.max < STALL_MS, line);
     assert.ok(t.n > 0 && s.n > 0, line);
     return line;
