@@ -82,8 +82,8 @@ Options:
   --generator NAME      memcaslap (default) or mcload (built from bench/mcload.c
                         with gcc into a temp dir; needed for W2)
   --io NAME             denocached's I/O backend: epoll (default on Linux
-                        x86_64/aarch64: deno run --allow-net --allow-ffi
-                        main.ts --io=epoll) or portable (deno run --allow-net
+                        x86_64/aarch64: deno.json's start task command, which
+                        picks epoll itself) or portable (deno run --allow-net
                         main.ts, the default elsewhere)
   --server-cmd CMD      denocached command line, {port} is replaced by the port
                         (overrides --io)
@@ -372,11 +372,13 @@ async function main(argv: string[]): Promise<number> {
         `${mainTs} not found (denocached is not there yet); use --server-cmd 'CMD with {port}' to benchmark another server`,
       );
     }
-    const ffi = opts.io === "epoll" ? " --allow-ffi" : "";
-    const io = opts.io === "epoll" ? " --io=epoll" : "";
-    serverTemplate = `${shQuote(Deno.execPath())} run --allow-net${ffi} ${
-      shQuote(mainTs)
-    } -p {port} -l 127.0.0.1${io}`;
+    serverTemplate = opts.io === "epoll"
+      // The default path: the README's `deno task start` command line, no
+      // extra flags (it picks epoll itself where FFI runs).
+      ? `${startCommand(mainTs)} -p {port} -l 127.0.0.1`
+      : `${shQuote(Deno.execPath())} run --allow-net ${
+        shQuote(mainTs)
+      } -p {port} -l 127.0.0.1`;
   } else if (
     !firstWord(serverTemplate).includes("=") &&
     !which(firstWord(serverTemplate))
@@ -698,4 +700,19 @@ if (import.meta.main) {
     await runCleanups();
   }
   Deno.exit(code);
+}
+
+/** deno.json's `start` task as a shell command line for `mainTs`. */
+function startCommand(mainTs: string): string {
+  const cfg = JSON.parse(
+    Deno.readTextFileSync(`${REPO_DIR}deno.json`),
+  ) as { tasks: Record<string, string> };
+  const words = cfg.tasks.start.split(/\s+/);
+  return words.map((w, i) =>
+    i === 0 && w === "deno"
+      ? shQuote(Deno.execPath())
+      : w === "main.ts"
+      ? shQuote(mainTs)
+      : w
+  ).join(" ");
 }
