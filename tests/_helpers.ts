@@ -321,3 +321,33 @@ export function normalizeCas(text: string): string {
 }
 
 export { dec as textDecoder, enc as textEncoder };
+
+/**
+ * Sends `text` to `host:port` (over TLS trusting `ca` when given) on a new
+ * connection and reads until the reply ends with `suffix`.
+ */
+export async function ask(
+  host: string,
+  port: number,
+  text: string,
+  suffix = "END\r\n",
+  tls: string | null = null,
+): Promise<string> {
+  const c = tls === null
+    ? await Deno.connect({ hostname: host, port })
+    : await Deno.connectTls({ hostname: host, port, caCerts: [tls] });
+  try {
+    await c.write(enc.encode(text));
+    let out = "";
+    const buf = new Uint8Array(65536);
+    while (!out.endsWith(suffix)) {
+      const n = await c.read(buf);
+      if (n === null) break;
+      out += dec.decode(buf.subarray(0, n));
+    }
+    return out;
+  } finally {
+    c.close();
+    await settle();
+  }
+}

@@ -11,12 +11,9 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, settle } from "./_helpers.ts";
+import { ask, freePort } from "./_helpers.ts";
 import { makePki, type Pki } from "./_pki.ts";
 import { DENO, MAIN, ROOT, smoke, spawnProc, spawnServer } from "./_proc.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /** A form: how to start it with `flags`. */
 interface Form {
@@ -47,32 +44,6 @@ async function buildBundle(dir: string): Promise<string> {
   const b = spawnProc(DENO, ["bundle", "--output", out, MAIN], { cwd: ROOT });
   assert.equal((await b.status).code, 0, b.stderr());
   return out;
-}
-
-/** Sends `text` (plain or over TLS) and reads until `suffix`. */
-async function ask(
-  port: number,
-  text: string,
-  suffix: string,
-  ca: string | null = null,
-): Promise<string> {
-  const c = ca === null
-    ? await Deno.connect({ hostname: "127.0.0.1", port })
-    : await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] });
-  try {
-    await c.write(enc.encode(text));
-    let out = "";
-    const buf = new Uint8Array(65536);
-    while (!out.endsWith(suffix)) {
-      const n = await c.read(buf);
-      if (n === null) break;
-      out += dec.decode(buf.subarray(0, n));
-    }
-    return out;
-  } finally {
-    c.close();
-    await settle();
-  }
 }
 
 const LOGIN = "set auth 0 0 9\r\nuser pass\r\n";
@@ -119,6 +90,7 @@ async function checkForm(form: Form, pki: Pki): Promise<void> {
       try {
         const big = "x".repeat(1_500_000); // past 1m: -I 2m took effect
         const plain = await ask(
+          "127.0.0.1",
           plainPort,
           LOGIN + (round === 1
             ? `set big 0 0 ${big.length}\r\n${big}\r\nflush_all\r\n`
@@ -137,6 +109,7 @@ async function checkForm(form: Form, pki: Pki): Promise<void> {
         );
         assert.equal(
           await ask(
+            "127.0.0.1",
             tlsPort,
             LOGIN + "version\r\n",
             "\r\nVERSION 1.6.18\r\n",
@@ -146,7 +119,12 @@ async function checkForm(form: Form, pki: Pki): Promise<void> {
           `${form.name}: TLS listener`,
         );
         assert.match(
-          await ask(plainPort, LOGIN + "stats settings\r\n", "END\r\n"),
+          await ask(
+            "127.0.0.1",
+            plainPort,
+            LOGIN + "stats settings\r\n",
+            "END\r\n",
+          ),
           /STAT maxbytes 33554432\r\n[^]*STAT maxconns 200\r\n/,
         );
         const pid = Number((await Deno.readTextFile(`${dir}/pid`)).trim());

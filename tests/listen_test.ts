@@ -11,39 +11,11 @@ import assert from "node:assert/strict";
 import { parseListen } from "../lib/listen.ts";
 import { defaultConfig } from "../lib/config.ts";
 import { startServer } from "../lib/server/server.ts";
-import { freePort, ioTest, settle } from "./_helpers.ts";
+import { ask, freePort, ioTest } from "./_helpers.ts";
 import { DENO, MAIN, spawnServer } from "./_proc.ts";
 import { makePki } from "./_pki.ts";
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** Sends `text` to host:port and reads until `suffix`. */
-async function ask(
-  host: string,
-  port: number,
-  text: string,
-  suffix = "END\r\n",
-  tls: string | null = null,
-): Promise<string> {
-  const c = tls === null
-    ? await Deno.connect({ hostname: host, port })
-    : await Deno.connectTls({ hostname: host, port, caCerts: [tls] });
-  try {
-    await c.write(enc.encode(text));
-    let out = "";
-    const buf = new Uint8Array(65536);
-    while (!out.endsWith(suffix)) {
-      const n = await c.read(buf);
-      if (n === null) break;
-      out += dec.decode(buf.subarray(0, n));
-    }
-    return out;
-  } finally {
-    c.close();
-    await settle();
-  }
-}
 
 function hasIpv6Loopback(): boolean {
   try {
