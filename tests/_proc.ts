@@ -123,6 +123,35 @@ export function spawnMain(
   return spawnServer(DENO, ["run", ...perms, MAIN, ...flags], target);
 }
 
+/** Output of a `main.ts` run that exits by itself. */
+export interface MainRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `deno run --no-prompt <perms> main.ts <flags>` to completion (for
+ * flags that exit at once, or a start that must fail).
+ */
+export async function runMain(
+  perms: string[],
+  flags: string[],
+): Promise<MainRun> {
+  const out = await new Deno.Command(DENO, {
+    args: ["run", "--no-prompt", ...perms, MAIN, ...flags],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
 /**
  * A short protocol smoke test: storage, retrieval, multi-get, a binary
  * value, arithmetic and `version`, compared byte for byte.

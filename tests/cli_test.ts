@@ -7,26 +7,10 @@
 
 import assert from "node:assert/strict";
 import { freePort, raw, roundTrip, settle, waitListening } from "./_helpers.ts";
+import { DENO, MAIN, ROOT, runMain } from "./_proc.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = `${ROOT}main.ts`;
-const DENO = Deno.execPath();
-const dec = new TextDecoder();
-
-/** Runs `main.ts args` to completion (for flags that exit at once). */
-async function run(args: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "--allow-net", MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+/** Runs `main.ts args` with `--allow-net` (for flags that exit at once). */
+const run = (args: string[]) => runMain(["--allow-net"], args);
 
 /** A server child process with its stderr collected. */
 interface Child {

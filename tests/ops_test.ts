@@ -10,24 +10,9 @@
 
 import assert from "node:assert/strict";
 import { freePort, roundTrip, settle, skip } from "./_helpers.ts";
-import { DENO, MAIN, smoke, spawnMain } from "./_proc.ts";
+import { DENO, runMain, smoke, spawnMain } from "./_proc.ts";
 
-const dec = new TextDecoder();
-
-/** Runs `deno run perms main.ts flags` to completion. */
-async function run(perms: string[], flags: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "--no-prompt", ...perms, MAIN, ...flags],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+const run = runMain;
 
 /** Waits (polling, generously bounded) until `cond` holds. */
 async function until(cond: () => boolean, what: string, ms = 10_000) {
