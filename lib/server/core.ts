@@ -219,6 +219,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     for (;;) {
       s.outLimit = mem.outLimit();
       const used = feed(s, c.inBuf, c.start, c.end);
+      ctx.store.release();
       c.start += used;
       mem.chargeOut(c);
       if (pendingBytes(s.out) > 0) {

@@ -341,6 +341,8 @@ class SlabStore implements Store {
     return out;
   }
 
+  release(): void {}
+
   resetStats(): void {
     const st = this.stats;
     st.totalItems = 0;

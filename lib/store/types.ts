@@ -353,4 +353,11 @@ export interface Store {
   setLimit(limitBytes: number, maxChunks?: number): boolean;
   /** Empties up to `maxChunks` more chunks toward the limit; as {@link setLimit}. */
   shrink(maxChunks: number): boolean;
+  /**
+   * Ends a batch of commands: lets go of the key lock a shared store (`-t N`)
+   * holds for this loop since the last key lookup, so handles returned
+   * before this call must not be used after it. Call it before yielding to
+   * the event loop. A store of one loop holds no lock (a no-op).
+   */
+  release(): void;
 }
