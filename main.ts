@@ -6,6 +6,7 @@
  * SIGPIPE is ignored (a peer that went away is an error on its socket).
  * Optional features (TLS, ASCII auth, snapshots) are wired in
  * lib/features.ts; none of them needs a permission unless it is used.
+ * With `-t N` the same file is also each event loop's Worker module.
  * @module
  */
 
@@ -19,7 +20,8 @@ import {
   UsageError,
 } from "./lib/cli.ts";
 import { VERSION } from "./lib/protocol/context.ts";
-import { autoFallbackReason, startServer } from "./lib/server/server.ts";
+import { autoFallbackReason, startServers } from "./lib/server/server.ts";
+import { isLoopWorker } from "./lib/server/loop_worker.ts";
 import { TlsSetupError } from "./lib/tls.ts";
 import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
@@ -119,7 +121,11 @@ async function main(args: string[]): Promise<number> {
   if (fd.note) console.error(`denocached: ${fd.note}`);
   let server;
   try {
-    server = startServer(cli.config, extras.hooks);
+    // -t N: the loops load this very file (the bundle is one file too).
+    server = await startServers(cli.config, extras.hooks, {
+      workerUrl: import.meta.url,
+      ...extras.credentials(),
+    });
   } catch (e) {
     extras.stop();
     if (e instanceof EpollUnavailable) {
@@ -257,4 +263,5 @@ function unlisten(sig: Deno.Signal, fn: () => void): void {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+// As a -t N loop's Worker, importing lib/server/loop_worker.ts started it.
+if (import.meta.main && !isLoopWorker()) Deno.exit(await main(Deno.args));

@@ -13,8 +13,11 @@
 
 import type { Clock } from "./lib/clock.ts";
 import { type Config, defaultConfig } from "./lib/config.ts";
-import { createAuthStore } from "./lib/authfile.ts";
-import { type ServerHooks, startServer as start } from "./lib/server/server.ts";
+import { createAuthStore, type Credential } from "./lib/authfile.ts";
+import {
+  type ServerHooks,
+  startServers as start,
+} from "./lib/server/server.ts";
 import { attachMetrics } from "./lib/metrics/hooks.ts";
 import { DEFAULT_METRICS_CONNECTIONS } from "./lib/metrics/limits.ts";
 import type { Context } from "./lib/protocol/context.ts";
@@ -72,16 +75,25 @@ export interface ServerOptions {
    * defaults to 127.0.0.1.
    */
   metrics?: { port?: number; hostname?: string; maxConnections?: number };
+  /**
+   * Event loops (`-t`): 1 (the default) serves from this thread; N > 1
+   * starts N Workers over one shared store. They need the epoll transport
+   * (`io` defaults to "epoll" then), `--allow-read` and the system clock;
+   * where they cannot run, one line on stderr says so and one loop serves.
+   */
+  threads?: number;
+}
+
+function entries(users: Record<string, string>): Credential[] {
+  const enc = new TextEncoder();
+  return Object.entries(users).map(([user, password]) => ({
+    user: enc.encode(user),
+    pass: enc.encode(password),
+  }));
 }
 
 function credentials(users: Record<string, string>) {
-  const enc = new TextEncoder();
-  return createAuthStore(
-    Object.entries(users).map(([user, password]) => ({
-      user: enc.encode(user),
-      pass: enc.encode(password),
-    })),
-  ).check;
+  return createAuthStore(entries(users)).check;
 }
 
 /** A server running in this process. */
@@ -129,13 +141,19 @@ export async function startServer(
   opts: ServerOptions = {},
 ): Promise<RunningServer> {
   const config = configFrom(opts);
+  const users = opts.users && entries(opts.users);
+  const sasl = opts.sasl && entries(opts.sasl);
   const hooks: ServerHooks = {};
   const metrics = config.metrics !== null
     ? attachMetrics(config.metrics, hooks)
     : null;
   let s;
   try {
-    s = start(config, hooks);
+    s = await start(config, hooks, {
+      workerUrl: new URL("./lib/server/loop_worker.ts", import.meta.url).href,
+      auth: users,
+      sasl: sasl,
+    });
   } catch (e) {
     await metrics?.close(); // opened before the cache port failed to bind
     throw e;
@@ -156,6 +174,10 @@ function configFrom(opts: ServerOptions): Config {
   checkInt("maxConnections", opts.maxConnections, 1, 1 << 20);
   checkInt("maxItemSize", opts.maxItemSize, 1024, 1024 ** 3);
   checkInt("idleTimeout", opts.idleTimeout, 0, 1 << 30);
+  checkInt("threads", opts.threads, 1, 1024);
+  if ((opts.threads ?? 1) > 1 && opts.clock !== undefined) {
+    throw new InvalidOptionError("clock: needs threads 1");
+  }
   if (
     (opts.maxItemSize ?? 1024 * 1024) >
       (opts.memoryLimitMb ?? 64) * 1024 * 1024 / 2
@@ -203,7 +225,8 @@ function configFrom(opts: ServerOptions): Config {
   if (opts.tls !== undefined) {
     config.tls = { cert: opts.tls.cert, key: opts.tls.key, port: null };
   }
-  config.io = opts.io ?? "portable";
+  config.threads = opts.threads ?? 1;
+  config.io = opts.io ?? (config.threads > 1 ? "epoll" : "portable");
   if (opts.metrics !== undefined) {
     config.metrics = {
       hostname: opts.metrics.hostname ?? "127.0.0.1",

@@ -98,6 +98,8 @@ export interface AuthStore {
   set(creds: Credential[]): void;
   /** How many entries are loaded. */
   readonly size: number;
+  /** The entries in force (handed to the event loops of `-t N`). */
+  readonly entries: Credential[];
 }
 
 /**
@@ -122,6 +124,9 @@ export function createAuthStore(initial: Credential[]): AuthStore {
     },
     get size() {
       return creds.length;
+    },
+    get entries() {
+      return creds;
     },
   };
 }

@@ -117,12 +117,14 @@ Usage: denocached [options]
       --io=<auto|portable|epoll>  transport (default: auto = epoll on
                                Linux x86_64/aarch64 with --allow-ffi, else
                                portable); TLS is always served portably
+  -t, --threads=<num>          event loops (Workers over one shared store;
+                               needs --allow-read and the epoll transport)
   -v, --verbose                print connection events (-vv: also commands)
   -V, --version                print version and exit
   -i, --license                print the license and exit
   -h, --help                   print this help and exit
 
-Accepted for compatibility, without effect (a note on stderr): -t <threads>,
+Accepted for compatibility, without effect (a note on stderr):
 -U 0, -k, -r, -R <num>, -C, -b <num>, -L, -M, -n <size>, -D <char>, -W,
 -e <file> (use --snapshot), -N <num>.
 `;
@@ -357,8 +359,7 @@ export function parseCli(args: string[]): CliResult {
     );
   }
   if (v.threads !== undefined) {
-    parseIntFlag(v.threads, "-t", 1, 1024);
-    notes.push("-t: ignored; one event loop serves all connections");
+    config.threads = parseIntFlag(v.threads, "-t", 1, 1024);
   }
   if (v["udp-port"] !== undefined && v["udp-port"] !== "0") {
     notes.push("-U: UDP is not offered; ignored");

@@ -72,6 +72,11 @@ export interface Config {
   sasl: ((user: Uint8Array, pass: Uint8Array) => boolean) | null;
   /** HTTP metrics listener (`--metrics=HOST:PORT`); null = off. */
   metrics: MetricsAddress | null;
+  /**
+   * Event loops (`-t`): 1 serves everything from the main thread; N > 1
+   * runs N Workers over one shared store (lib/server/cluster.ts).
+   */
+  threads: number;
 }
 
 /** Where the metrics listener binds. */
@@ -108,5 +113,6 @@ export function defaultConfig(): Config {
     protocol: "auto",
     sasl: null,
     metrics: null,
+    threads: 1,
   };
 }

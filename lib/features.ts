@@ -11,7 +11,9 @@ import { attachMetrics } from "./metrics/hooks.ts";
 import type { Server, ServerHooks } from "./server/server.ts";
 import {
   AuthFileError,
+  type AuthStore,
   createAuthStore,
+  type Credential,
   readAuthFile,
   reloadAuthFile,
 } from "./authfile.ts";
@@ -110,6 +112,13 @@ export interface Extras {
   stop(): void;
   /** 0, or 74 (EX_IOERR) when the final snapshot could not be written. */
   exitCode(): number;
+  /** The `-Y`/`-S` entries in force, for the event loops of `-t N`. */
+  credentials(): { auth: Credential[] | null; sasl: Credential[] | null };
+}
+
+/** A server whose loops take credential reloads (`-t N`, cluster.ts). */
+interface TakesCredentials {
+  credentials(auth: Credential[] | null, sasl: Credential[] | null): void;
 }
 
 /**
@@ -126,6 +135,18 @@ export function setupExtras(cli: CliResult): Extras {
   const cleanups: (() => void)[] = [];
   let code = 0;
   let snap: Snapshotter | null = null;
+  let authStore: AuthStore | null = null;
+  let saslStore: AuthStore | null = null;
+  let loops: TakesCredentials | null = null;
+  const credentials = () => ({
+    auth: authStore?.entries ?? null,
+    sasl: saslStore?.entries ?? null,
+  });
+  /** After a SIGHUP reload: the -t N loops get the new entries too. */
+  const pushCredentials = () => {
+    const c = credentials();
+    loops?.credentials(c.auth, c.sasl);
+  };
   if (x.tls) {
     if (x.sslChainCert === null) {
       throw new SetupError(
@@ -162,12 +183,14 @@ export function setupExtras(cli: CliResult): Extras {
       log(`auth file ${path} has no entries: nobody can log in`);
     }
     config.auth = auth.check;
+    authStore = auth;
     const reload = () => {
       const err = reloadAuthFile(auth, path);
       if (err !== null) log(`${err}; keeping the previous credentials`);
       else if (config.verbose > 0) {
         log(`auth file reloaded: ${auth.size} entries`);
       }
+      pushCredentials();
     };
     try {
       Deno.addSignalListener("SIGHUP", reload);
@@ -188,11 +211,13 @@ export function setupExtras(cli: CliResult): Extras {
     cleanups.push(watchCredentials(
       path,
       true,
-      (check) => {
-        config.sasl = check;
+      (store) => {
+        config.sasl = store.check;
+        saslStore = store;
       },
       log,
       config.verbose,
+      pushCredentials,
     ));
   }
   if (x.snapshot === null && x.snapshotInterval > 0) {
@@ -234,6 +259,7 @@ export function setupExtras(cli: CliResult): Extras {
   return {
     hooks,
     started(server) {
+      if ("credentials" in server) loops = server as TakesCredentials;
       if (x.snapshot !== null) {
         snap = startSnapshots(
           server.ctx.store,
@@ -254,6 +280,7 @@ export function setupExtras(cli: CliResult): Extras {
       for (const c of cleanups.splice(0)) c();
     },
     exitCode: () => code,
+    credentials,
   };
 }
 
@@ -265,9 +292,10 @@ export function setupExtras(cli: CliResult): Extras {
 function watchCredentials(
   path: string,
   saslPwdb: boolean,
-  use: (check: (user: Uint8Array, pass: Uint8Array) => boolean) => void,
+  use: (store: AuthStore) => void,
   log: (m: string) => void,
   verbose: number,
+  reloaded: () => void,
 ): () => void {
   let auth;
   try {
@@ -279,11 +307,12 @@ function watchCredentials(
   if (auth.size === 0) {
     log(`password file ${path} has no entries: nobody can log in`);
   }
-  use(auth.check);
+  use(auth);
   const reload = () => {
     const err = reloadAuthFile(auth, path, saslPwdb);
     if (err !== null) log(`${err}; keeping the previous credentials`);
     else if (verbose > 0) log(`${path} reloaded: ${auth.size} entries`);
+    reloaded();
   };
   try {
     Deno.addSignalListener("SIGHUP", reload);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { totalCounters } from "../protocol/shared_counters.ts";
 import type { Context } from "../protocol/context.ts";
 
 /** The counters sampled, in column order. */
@@ -36,7 +37,7 @@ export function createRates(): Rates {
 
 /** Takes one sample of the context's counters (call about once a second). */
 export function sampleRates(r: Rates, ctx: Context, nowMs: number): void {
-  const c = ctx.counters;
+  const c = totalCounters(ctx.counters); // every loop's, with -t N
   const st = ctx.store.stats;
   const o = (r.n % (WINDOW + 1)) * COLS;
   r.rows[o] = nowMs;

@@ -5,6 +5,7 @@
  */
 
 import { MAX_CLASSES, Miss, Status, type Store } from "../store/types.ts";
+import { resetShared, type SharedCounters } from "./shared_counters.ts";
 
 /** Mutable counters of the whole server. */
 export interface Counters {
@@ -41,6 +42,11 @@ export interface Counters {
   idle_kicks: number;
   /** Per size class hit counters for `stats slabs`, indexed by class id. */
   slab: SlabCounters;
+  /**
+   * With `-t N` (N > 1): this loop's place in the counters shared by all
+   * loops (`shared_counters.ts`); absent with one loop.
+   */
+  shared?: SharedCounters;
 }
 
 /** `stats slabs` per-class command counters (memcached's slab_stats). */
@@ -111,6 +117,7 @@ export function createCounters(): Counters {
 
 /** `stats reset`: zeroes every counter except the live connection count. */
 export function resetCounters(c: Counters): void {
+  if (c.shared !== undefined) return resetShared(c);
   const curr = c.curr_connections;
   Object.assign(c, createCounters());
   c.curr_connections = curr;

@@ -8,6 +8,7 @@
 import process from "node:process";
 import { VERSION } from "./context.ts";
 import { resetCounters } from "./counters.ts";
+import { loopCounters, totalCounters } from "./shared_counters.ts";
 import { line, putBytes, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
 import { MAX_WIRE_CLASS, type Session } from "./types.ts";
@@ -22,6 +23,7 @@ const W = {
   items: ascii("items"),
   slabs: ascii("slabs"),
   sizes: ascii("sizes"),
+  loops: ascii("loops"),
   sizes_enable: ascii("sizes_enable"),
   sizes_disable: ascii("sizes_disable"),
   on: ascii("on"),
@@ -90,7 +92,8 @@ function seconds(us: number): string {
  */
 export function generalStats(s: Session): Row[] {
   const ctx = s.ctx;
-  const c = ctx.counters;
+  // With -t N: every loop's counters summed (shared_counters.ts).
+  const c = totalCounters(ctx.counters);
   const st = ctx.store.stats;
   const cfg = ctx.config;
   const now = ctx.clock.now();
@@ -143,7 +146,7 @@ export function generalStats(s: Session): Row[] {
     ["accepting_conns", 1],
     ["listen_disabled_num", 0],
     ["time_in_listen_disabled_us", 0],
-    ["threads", 1],
+    ["threads", ctx.counters.shared?.loops ?? 1],
     ["conn_yields", c.conn_yields],
     ["hash_power_level", 16],
     ["hash_bytes", 524288],
@@ -207,7 +210,7 @@ export function settingsStats(s: Session): Row[] {
     ["shutdown_command", cfg.enableShutdown ? "yes" : "no"],
     ["growth_factor", cfg.growthFactor.toFixed(2)],
     ["chunk_size", 48],
-    ["num_threads", 1],
+    ["num_threads", s.ctx.counters.shared?.loops ?? 1],
     ["num_threads_per_udp", 1],
     ["stat_key_prefix", ":"],
     ["detail_enabled", "no"],
@@ -276,7 +279,7 @@ export function settingsStats(s: Session): Row[] {
 /** `stats items` (items true) or `stats slabs` rows. */
 export function classRows(s: Session, items: boolean): Row[] {
   const rows: Row[] = [];
-  const sc = s.ctx.counters.slab;
+  const sc = totalCounters(s.ctx.counters).slab;
   let active = 0;
   for (const k of s.ctx.store.classes()) {
     active++;
@@ -371,7 +374,8 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
     tokenIs(buf, t, 1, W.sizes_enable) || tokenIs(buf, t, 1, W.sizes_disable)
   ) {
     putText(s.out, "STAT sizes_status disabled\r\n");
-  } else if (tokenIs(buf, t, 1, W.conns)) {
+  } else if (tokenIs(buf, t, 1, W.loops)) emit(s, loopRows(s));
+  else if (tokenIs(buf, t, 1, W.conns)) {
     const rows: Row[] = [];
     const now = s.ctx.clock.now();
     // Listeners first (they were registered first), without a listen_addr,
@@ -398,6 +402,25 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
     else cachedump(s, buf);
   } else reply(s, R.ERROR);
   return 0;
+}
+
+/**
+ * `stats loops` (ours, not memcached's): per event loop of `-t N`, which
+ * connections and commands it served. Loop 0 is the main thread (TLS and
+ * other listeners the epoll loops cannot serve); with one loop it is the
+ * only one.
+ */
+export function loopRows(s: Session): Row[] {
+  const rows: Row[] = [];
+  loopCounters(s.ctx.counters).forEach((c, i) => {
+    rows.push(
+      [`loop_${i}:curr_connections`, c.curr_connections],
+      [`loop_${i}:total_connections`, c.total_connections],
+      [`loop_${i}:cmd_get`, c.cmd_get],
+      [`loop_${i}:cmd_set`, c.cmd_set],
+    );
+  });
+  return rows;
 }
 
 function cachedump(s: Session, buf: Uint8Array): void {

@@ -36,6 +36,7 @@ import {
 } from "../protocol/session.ts";
 import { type Buffers, createBuffers, INITIAL } from "./buffers.ts";
 import { advance, type SendEnv, sendPieces } from "./sendout.ts";
+import { CTL, publishCounters } from "../protocol/shared_counters.ts";
 
 /** memcached's reply to a connection past `-c`. */
 export const TOO_MANY: Uint8Array = new TextEncoder().encode(
@@ -176,6 +177,8 @@ export interface Core {
 /** Creates the connection core for `ctx`. */
 export function createCore(ctx: Context, events: CoreEvents): Core {
   const { config, counters, clock } = ctx;
+  /** With -t N: the counters shared by all loops (`-c` word, publishing). */
+  const shared = counters.shared;
   const conns = new Set<Conn>();
   const mem: Buffers = createBuffers(ctx, conns, close);
   const env: SendEnv<Conn> = {
@@ -202,6 +205,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     mem.release(c);
     ctx.conns.delete(c.info.id);
     counters.curr_connections--;
+    if (shared !== undefined) Atomics.sub(shared.ctl, CTL.CONNS, 1);
     if (ctx.verbose > 1) console.error(`<${c.info.id} connection closed.`);
     if (conns.size === 0) {
       const w = waiters;
@@ -220,6 +224,9 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       s.outLimit = mem.outLimit();
       const used = feed(s, c.inBuf, c.start, c.end);
       ctx.store.release();
+      // Before the reply goes out: a client that got it and then asks
+      // another loop's `stats` sees this batch counted.
+      if (shared !== undefined) publishCounters(counters);
       c.start += used;
       mem.chargeOut(c);
       if (pendingBytes(s.out) > 0) {
@@ -236,6 +243,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     }
     settled(c);
     mem.afterBatch(c);
+    if (shared !== undefined) publishCounters(counters); // bytes_written
   }
 
   function sent(c: Conn): void {
@@ -253,10 +261,24 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     if (c.session.close || c.closing) close(c);
   }
 
+  /** `-c` (and `--single`) counted across every loop, with atomics. */
+  function admitShared(): boolean {
+    const ctl = shared!.ctl;
+    if (stopping || Atomics.load(ctl, CTL.STOP) !== 0) return false;
+    const was = Atomics.add(ctl, CTL.CONNS, 1);
+    const first = !config.single || Atomics.add(ctl, CTL.SERVED, 1) === 0;
+    if (was < config.maxConnections && first) return true;
+    Atomics.sub(ctl, CTL.CONNS, 1);
+    counters.rejected_connections++;
+    publishCounters(counters);
+    return false;
+  }
+
   return {
     ctx,
     conns,
     admit() {
+      if (shared !== undefined) return admitShared();
       if (!stopping && conns.size < config.maxConnections) return true;
       if (!stopping) counters.rejected_connections++;
       return false;

@@ -14,7 +14,6 @@ import type { Context } from "../protocol/context.ts";
 import { listenTls } from "../tls.ts";
 import { createCore } from "./core.ts";
 import { sweepTask } from "../protocol/admin.ts";
-import { runSliced } from "../slices.ts";
 import {
   closeQuietly,
   type PortableListener,
@@ -22,6 +21,11 @@ import {
 } from "./portable.ts";
 import { type EpollTransport, serveEpoll } from "./ffi/epoll.ts";
 import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
+import {
+  type ClusterOptions,
+  clusterUnavailable,
+  startCluster,
+} from "./cluster.ts";
 import {
   EpollUnavailable,
   epollUnavailableReason,
@@ -85,6 +89,28 @@ export function autoFallbackReason(config: Config): string | null {
   }
   return null;
 }
+
+/**
+ * Starts the server with `config.threads` event loops: N > 1 runs the
+ * loops in Workers (`cluster.ts`) loading `opts.workerUrl`; where they
+ * cannot run, one line on stderr says why and one loop serves. Rejects as
+ * {@link startServer} throws.
+ */
+export async function startServers(
+  config: Config,
+  hooks: ServerHooks = {},
+  opts: ClusterOptions = { workerUrl: LOOP_WORKER_URL },
+): Promise<Server> {
+  if (config.threads <= 1) return startServer(config, hooks);
+  const why = clusterUnavailable(config, opts);
+  if (why === null) return await startCluster(config, hooks, opts);
+  console.error(`denocached: ${why}; running 1 loop`);
+  config.threads = 1;
+  return startServer(config, hooks);
+}
+
+/** The loop module, for callers that are not a bundle (mod.ts). */
+const LOOP_WORKER_URL = new URL("./loop_worker.ts", import.meta.url).href;
 
 /** The `-l` interfaces of `config`; throws on a malformed list. */
 function listenAddrs(config: Config): ListenAddr[] {
@@ -187,7 +213,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
 
   const timer = setInterval(() => {
     ctx.tick();
-    runSliced(sweepTask(ctx.store, SWEEP_BUDGET));
+    ctx.background!(sweepTask(ctx.store, SWEEP_BUDGET));
     core.everySecond();
   }, 1000);
 

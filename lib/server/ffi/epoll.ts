@@ -18,6 +18,7 @@ import { type Conn, type Core, TOO_MANY, type Transport } from "../core.ts";
 import { C, type Libc } from "./libc.ts";
 import { hostPort, type ListenAddr } from "../../listen.ts";
 import {
+  EPOLLEXCLUSIVE,
   listenTcp,
   listenUnix,
   peerName,
@@ -47,6 +48,17 @@ export interface EpollTransport {
   readonly done: Promise<void>;
 }
 
+/** How one loop of `-t N` shares the listening sockets with the others. */
+export interface EpollShare {
+  /** Bind each TCP listener with SO_REUSEPORT (one socket per loop). */
+  reusePort: boolean;
+  /**
+   * The unix socket's listening fd, opened once by the main thread: watched
+   * with EPOLLEXCLUSIVE, never closed or unlinked here (null = none).
+   */
+  unixFd: number | null;
+}
+
 /** Per-socket state of the transport. */
 interface Sock {
   fd: number;
@@ -68,6 +80,7 @@ export function serveEpoll(
   libc: Libc,
   config: Config,
   tcp: readonly ListenAddr[],
+  share: EpollShare | null = null,
 ): EpollTransport {
   const s = libc.sym;
   const ep = s.epoll_create1(C.EPOLL_CLOEXEC);
@@ -80,29 +93,39 @@ export function serveEpoll(
     s.epoll_ctl(ep, op, fd, ev);
   }
 
+  function shared(fd: number): boolean {
+    return share !== null && fd === share.unixFd;
+  }
   /** Listening fds → their `stats conns` name (`tcp:…` or `unix:…`). */
   const listeners = new Map<number, string>();
   const ports: number[] = [];
   try {
     for (const a of tcp) {
-      const l = listenTcp(libc, a.host, a.port);
+      const l = listenTcp(libc, a.host, a.port, {
+        reusePort: share?.reusePort,
+      });
       listeners.set(l.fd, `tcp:${hostPort(a.host, l.port)}`);
       ports.push(l.port);
     }
-    if (config.unixSocket) {
+    if (share !== null && share.unixFd !== null) {
+      listeners.set(share.unixFd, `unix:${config.unixSocket}`);
+    } else if (config.unixSocket) {
       listeners.set(
         listenUnix(libc, config.unixSocket, config.unixMask),
         `unix:${config.unixSocket}`,
       );
     }
   } catch (e) {
-    for (const fd of listeners.keys()) s.close(fd);
+    for (const fd of listeners.keys()) if (!shared(fd)) s.close(fd);
     s.close(ep);
     throw e;
   }
+  /** Listen flags: a fd other loops watch too wakes one loop per event. */
+  const watch = (fd: number) =>
+    shared(fd) ? C.EPOLLIN | EPOLLEXCLUSIVE : C.EPOLLIN;
   const shown: number[] = [];
   for (const [fd, name] of listeners) {
-    ctl(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
+    ctl(C.EPOLL_CTL_ADD, fd, watch(fd));
     shown.push(core.listening(name));
   }
 
@@ -115,7 +138,11 @@ export function serveEpoll(
   const addrLenView = new DataView(addrLen.buffer);
 
   function closeListeners(): void {
-    for (const fd of listeners.keys()) s.close(fd);
+    for (const fd of listeners.keys()) {
+      // The shared unix fd is the main thread's: only stop watching it.
+      if (shared(fd)) ctl(C.EPOLL_CTL_DEL, fd, 0);
+      else s.close(fd);
+    }
     listeners.clear();
     for (const id of shown.splice(0)) core.unlisten(id);
   }
@@ -310,13 +337,15 @@ export function serveEpoll(
       }
       if (acceptPausedUntil > 0 && Date.now() >= acceptPausedUntil) {
         acceptPausedUntil = 0;
-        for (const l of listeners.keys()) ctl(C.EPOLL_CTL_ADD, l, C.EPOLLIN);
+        for (const l of listeners.keys()) ctl(C.EPOLL_CTL_ADD, l, watch(l));
       }
     }
     for (const k of socks) if (k?.conn) core.gone(k.conn);
     closeListeners();
     s.close(ep);
-    if (config.unixSocket) unlinkPath(libc, config.unixSocket);
+    if (config.unixSocket && share === null) {
+      unlinkPath(libc, config.unixSocket);
+    }
   }
 
   const done = loop();

@@ -7,6 +7,12 @@
 
 import { C, cString, type Libc } from "./libc.ts";
 
+/** Linux's SO_REUSEPORT: several sockets, one per loop, on one port (`-t N`). */
+export const SO_REUSEPORT = 15;
+
+/** Linux's EPOLLEXCLUSIVE: one waiter woken per event on a shared fd. */
+export const EPOLLEXCLUSIVE = 1 << 28;
+
 /** sockaddr_storage size; big enough for every family we accept. */
 export const SOCKADDR_SIZE = 128;
 
@@ -38,11 +44,23 @@ function sockaddr(libc: Libc, host: string, port: number): Uint8Array {
   return sa;
 }
 
+/** How {@link listenTcp} sets a socket up. */
+export interface TcpOptions {
+  /** Set SO_REUSEPORT, so every loop of `-t N` binds its own socket. */
+  reusePort?: boolean;
+  /**
+   * Bind only, never listen: the main thread's reservation of the port
+   * (port 0 resolved, a clash reported once) that receives no connections.
+   */
+  bindOnly?: boolean;
+}
+
 /** Opens a non-blocking TCP listener; returns its fd and bound port. */
 export function listenTcp(
   libc: Libc,
   host: string,
   port: number,
+  opts: TcpOptions = {},
 ): { fd: number; port: number } {
   const s = libc.sym;
   const sa = sockaddr(libc, host, port);
@@ -51,8 +69,12 @@ export function listenTcp(
   if (fd < 0) fail(libc, "socket");
   try {
     s.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEADDR, u32(1), 4);
+    if (
+      opts.reusePort &&
+      s.setsockopt(fd, C.SOL_SOCKET, SO_REUSEPORT, u32(1), 4) < 0
+    ) fail(libc, "setsockopt SO_REUSEPORT");
     if (s.bind(fd, sa, sa.length) < 0) fail(libc, `bind ${host}:${port}`);
-    if (s.listen(fd, 1024) < 0) fail(libc, "listen");
+    if (!opts.bindOnly && s.listen(fd, 1024) < 0) fail(libc, "listen");
     const got = new Uint8Array(SOCKADDR_SIZE);
     const len = u32(SOCKADDR_SIZE);
     if (s.getsockname(fd, got, len) < 0) fail(libc, "getsockname");

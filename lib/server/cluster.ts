@@ -1,0 +1,326 @@
+/**
+ * `-t N` (N > 1): N event loops, each a Worker running the epoll transport
+ * (`loop_worker.ts`), over one shared store (`../store/shared.ts`); design
+ * in docs/multicore.md sections 4–6.
+ *
+ * The main thread holds no plain-TCP connection. It creates the shared
+ * store (its own view is loop 0: snapshot load and save, the expiry sweep,
+ * `--metrics`), reserves each `-l` port once (so port 0 and a clash are
+ * resolved and reported once), opens the unix socket the loops share by
+ * fd number, serves TLS itself with the portable transport (a Deno
+ * listener cannot be shared across isolates), starts the loops and waits
+ * for each one's `ready`. A graceful stop sets the shared stop word, posts
+ * `stop` to every loop and waits for each `drained`.
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import { systemClock } from "../clock.ts";
+import type { Context } from "../protocol/context.ts";
+import type { Credential } from "../authfile.ts";
+import { createContext } from "./context.ts";
+import { createCore } from "./core.ts";
+import { sweepTask } from "../protocol/admin.ts";
+import {
+  closeQuietly,
+  type PortableListener,
+  servePortable,
+} from "./portable.ts";
+import { listenTls } from "../tls.ts";
+import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
+import { epollUnavailableReason, openEpollLibc } from "./ffi/backend.ts";
+import { listenTcp, listenUnix, unlinkPath } from "./ffi/sockets.ts";
+import { createSharedStore } from "../store/shared.ts";
+import {
+  attachCounters,
+  createCountersHandle,
+  CTL,
+  publishCounters,
+} from "../protocol/shared_counters.ts";
+import {
+  LOOP_WORKER_NAME,
+  type LoopCommand,
+  type LoopInit,
+  type LoopReport,
+  type WireConfig,
+} from "./loop_worker.ts";
+import type { Server, ServerHooks } from "./server.ts";
+
+/** Chunks the sweep looks at per tick (as server.ts). */
+const SWEEP_BUDGET = 20_000;
+/** A stop waits this long for every loop to drain (their grace + margin). */
+const STOP_WAIT_MS = 3000;
+
+/** Where the loops' code comes from, and the credentials they check. */
+export interface ClusterOptions {
+  /** The module each Worker loads (main.ts's own URL, or loop_worker.ts). */
+  workerUrl: string;
+  /** `-Y` credentials, when `config.auth` is set. */
+  auth?: Credential[] | null;
+  /** `-S` credentials, when `config.sasl` is set. */
+  sasl?: Credential[] | null;
+}
+
+/** A cluster's extra controls beside {@link Server}. */
+export interface Cluster extends Server {
+  /** Hands new `-Y`/`-S` credentials to every loop (SIGHUP reload). */
+  credentials(auth: Credential[] | null, sasl: Credential[] | null): void;
+}
+
+/**
+ * Why `-t N` cannot start N loops here (one line for stderr), or null.
+ * The caller then runs one loop.
+ */
+export function clusterUnavailable(
+  config: Config,
+  opts: ClusterOptions,
+): string | null {
+  const n = config.threads;
+  if (config.io === "portable") return `-t ${n} needs --io=epoll or auto`;
+  const why = epollUnavailableReason();
+  if (why !== null) return `-t ${n} needs the epoll transport (epoll ${why})`;
+  const url = new URL(opts.workerUrl);
+  if (
+    url.protocol === "file:" &&
+    Deno.permissions.querySync({ name: "read", path: url }).state !== "granted"
+  ) {
+    return `-t ${n} needs --allow-read (to load its worker module)`;
+  }
+  if (config.auth !== null && !opts.auth) {
+    return `-t ${n}: no credentials for -Y`;
+  }
+  if (config.sasl !== null && !opts.sasl) {
+    return `-t ${n}: no credentials for -S`;
+  }
+  if (config.clock !== systemClock) return `-t ${n} needs the system clock`;
+  return null;
+}
+
+/** The serializable part of `config`, for the loops. */
+function wire(config: Config): WireConfig {
+  const { clock: _c, auth: _a, sasl: _s, tls: _t, metrics: _m, ...rest } =
+    config;
+  return rest;
+}
+
+/**
+ * Starts `config.threads` loops. Rejects if a listener cannot be bound or
+ * a loop fails to start (every loop started is stopped first).
+ */
+export async function startCluster(
+  config: Config,
+  hooks: ServerHooks,
+  opts: ClusterOptions,
+): Promise<Cluster> {
+  const n = config.threads;
+  const libc = openEpollLibc();
+  const s = libc.sym;
+  const { store, handle } = createSharedStore({
+    limitBytes: config.memoryLimitMb * 1024 * 1024,
+    maxItemSize: config.maxItemSize,
+    clock: config.clock,
+    growthFactor: config.growthFactor,
+  }, n);
+  const countersHandle = createCountersHandle(n);
+  const counters = attachCounters(countersHandle, 0);
+  const ctl = counters.shared!.ctl;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => (resolveFinished = r));
+  let stopping: Promise<void> | null = null;
+  const later = () => setTimeout(() => void close(), 0);
+  const ctx: Context = createContext(config, later, {
+    store: () => store,
+    counters,
+  });
+  const core = createCore(ctx, {
+    stopAccepting: () => stopAccepting(),
+    requestStop: later,
+  });
+  hooks.beforeListen?.(ctx);
+
+  const tls = config.tls;
+  const mainIsTls = tls !== null && tls.port === null;
+  const list = config.port >= 0 ? parseListen(config.listen, config.port) : [];
+  if (typeof list === "string") throw new Error(list);
+  const addrs: ListenAddr[] = list;
+  const reserved: number[] = [];
+  const tcp: ListenAddr[] = [];
+  const opened: Deno.Listener[] = [];
+  const portable: PortableListener[] = [];
+  const workers: Worker[] = [];
+  let unixFd: number | null = null;
+  let tlsPort = 0;
+  const cleanup = () => {
+    for (const w of workers) w.terminate();
+    for (const fd of reserved.splice(0)) s.close(fd);
+    for (const l of opened) closeQuietly(l);
+    if (unixFd !== null) {
+      s.close(unixFd);
+      unlinkPath(libc, config.unixSocket!);
+      unixFd = null;
+    }
+  };
+  try {
+    for (const a of addrs) {
+      if (mainIsTls && !a.notls) {
+        const l = listenTls(a.host, a.port, tls!);
+        opened.push(l);
+        if (tlsPort === 0) tlsPort = (l.addr as Deno.NetAddr).port;
+        continue;
+      }
+      // A plain bind first: it fails against any listener on the port,
+      // reuseport ones included (another -t N server).
+      const probe = listenTcp(libc, a.host, a.port, { bindOnly: true });
+      s.close(probe.fd);
+      const r = listenTcp(libc, a.host, probe.port, {
+        bindOnly: true,
+        reusePort: true,
+      });
+      reserved.push(r.fd);
+      tcp.push({ ...a, port: r.port });
+    }
+    if (tls !== null && tls.port !== null) {
+      const host = addrs[0]?.host ?? "127.0.0.1";
+      const l = listenTls(host, tls.port, tls);
+      opened.push(l);
+      tlsPort = (l.addr as Deno.NetAddr).port;
+    }
+    if (config.unixSocket) {
+      unixFd = listenUnix(libc, config.unixSocket, config.unixMask);
+    }
+    const first = addrs[0];
+    if (config.port >= 0) {
+      config.port = first === undefined
+        ? 0
+        : tcp.find((a) => a.host === first.host)?.port ??
+          (opened[0]?.addr as Deno.NetAddr | undefined)?.port ?? 0;
+    }
+    const ready = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        spawn({
+          type: "init",
+          loopId: i + 1,
+          store: handle,
+          counters: countersHandle,
+          config: wire(config),
+          tcp,
+          unixFd,
+          auth: opts.auth ?? null,
+          sasl: opts.sasl ?? null,
+        })),
+    );
+    const bad = ready.find((m) => m !== null);
+    if (bad) throw new Error(bad);
+  } catch (e) {
+    cleanup();
+    libc.close();
+    throw e;
+  }
+  // Every loop has bound its own socket: the reservations can go (a bound
+  // socket takes no connections, but keeping it would pin the port).
+  for (const fd of reserved.splice(0)) s.close(fd);
+  for (const l of opened) {
+    const name = `tcp:${
+      hostPort((l.addr as Deno.NetAddr).hostname, (l.addr as Deno.NetAddr).port)
+    }`;
+    portable.push(servePortable(core, l, tcpAddr, name));
+  }
+
+  /** Starts loop `init.loopId`; resolves null once ready, or the error. */
+  function spawn(init: LoopInit): Promise<string | null> {
+    const w = new Worker(opts.workerUrl, {
+      type: "module",
+      name: LOOP_WORKER_NAME,
+    });
+    workers.push(w);
+    return new Promise((resolve) => {
+      w.onerror = (e) => {
+        e.preventDefault();
+        resolve(`loop ${init.loopId}: ${e.message}`);
+        later();
+      };
+      w.onmessage = (e: MessageEvent<LoopReport>) => {
+        const m = e.data;
+        if (m.type === "ready") resolve(null);
+        else if (m.type === "error") resolve(m.message);
+        else if (m.type === "shutdown") later();
+        else if (m.type === "single") stopAccepting();
+        else if (m.type === "drained") drained(w);
+      };
+      w.postMessage(init);
+    });
+  }
+
+  const waitingDrain = new Map<Worker, () => void>();
+  function drained(w: Worker): void {
+    waitingDrain.get(w)?.();
+  }
+  function post(m: LoopCommand): void {
+    for (const w of workers) w.postMessage(m);
+  }
+  function stopAccepting(): void {
+    post({ type: "stop-accepting" });
+    for (const p of portable) p.close();
+  }
+
+  const timer = setInterval(() => {
+    ctx.tick();
+    ctx.background!(sweepTask(ctx.store, SWEEP_BUDGET));
+    core.everySecond();
+    ctx.store.release();
+    publishCounters(counters);
+  }, 1000);
+
+  function close(): Promise<void> {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      hooks.onDrain?.(ctx);
+      Atomics.store(ctl, CTL.STOP, 1);
+      Atomics.notify(ctl, CTL.STOP);
+      const all = workers.map((w) =>
+        new Promise<void>((r) => waitingDrain.set(w, r))
+      );
+      post({ type: "stop" });
+      for (const p of portable) p.close();
+      clearInterval(timer);
+      core.beginStop();
+      let t: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...all, core.idle()]),
+        new Promise<void>((r) => (t = setTimeout(r, STOP_WAIT_MS))),
+      ]);
+      clearTimeout(t);
+      core.closeAll();
+      await Promise.allSettled(portable.map((p) => p.done));
+      cleanup();
+      libc.close();
+      if (hooks.onClose) {
+        try {
+          await hooks.onClose(ctx);
+        } catch (e) {
+          console.error(`denocached: ${(e as Error).message}`);
+        }
+      }
+      resolveFinished();
+    })();
+    return stopping;
+  }
+
+  return {
+    port: config.port < 0 ? 0 : config.port,
+    hostname: addrs[0]?.host ?? config.listen,
+    ctx,
+    close,
+    finished,
+    tlsPort,
+    io: "epoll",
+    credentials(auth, sasl) {
+      post({ type: "credentials", auth, sasl });
+    },
+  };
+}
+
+function tcpAddr(c: Deno.Conn): string {
+  const ra = c.remoteAddr as Deno.NetAddr;
+  return `tcp:${hostPort(ra.hostname, ra.port)}`;
+}

@@ -1,0 +1,457 @@
+/**
+ * `-t N` event loops through real sockets: connections spread over the
+ * loops, `stats` sums exact across loops, `curr_connections` and `-c`
+ * counted across loops, SIGTERM and `--single` stop every loop, the bundle
+ * runs its loops from another directory, the one-loop fallback, and the
+ * cross-loop store races (set/get, incr, cas, add).
+ *
+ * The cross-loop store tests need the shared store (lib/store/shared.ts).
+ * While that file is still the step-0 stub (each loop a private store) they
+ * are ignored; {@link SHARED_STORE_READY} turns them on by itself.
+ * @module
+ */
+
+import nodeAssert from "node:assert/strict";
+
+function assert(v: unknown, msg = ""): asserts v {
+  nodeAssert.ok(v, msg);
+}
+function assertEquals<T>(a: T, b: T, msg = ""): void {
+  nodeAssert.deepStrictEqual(a, b, msg);
+}
+function assertMatch(s: string, r: RegExp): void {
+  nodeAssert.match(s, r);
+}
+import { ask, freePort, type Raw, raw, settle, skip } from "./_helpers.ts";
+import {
+  DENO,
+  MAIN,
+  type Proc,
+  ROOT,
+  spawnMain,
+  spawnServer,
+} from "./_proc.ts";
+import { epollUnavailableReason } from "../lib/server/ffi/backend.ts";
+import { startServer } from "../mod.ts";
+
+/** The shared store has replaced the stub that gives each loop its own. */
+const SHARED_STORE_READY = !Deno.readTextFileSync(
+  `${ROOT}/lib/store/shared.ts`,
+).includes("STUB");
+const NO_EPOLL = epollUnavailableReason();
+if (NO_EPOLL) skip(`threads tests: epoll ${NO_EPOLL}`);
+if (!SHARED_STORE_READY) {
+  console.log(
+    "threads tests: cross-loop store tests ignored (shared store stub)",
+  );
+}
+const PERMS = ["--allow-net", "--allow-ffi", "--allow-read", "--allow-write"];
+
+/** `stats [sub]` as a name → value map. */
+async function stats(port: number, sub = ""): Promise<Map<string, string>> {
+  const text = await ask("127.0.0.1", port, `stats${sub ? " " + sub : ""}\r\n`);
+  const m = new Map<string, string>();
+  for (const l of text.split("\r\n")) {
+    const p = l.split(" ");
+    if (p[0] === "STAT") m.set(p[1], p.slice(2).join(" "));
+  }
+  return m;
+}
+const num = (m: Map<string, string>, k: string) => Number(m.get(k));
+
+/** Loops (of `stats loops`) with at least one open connection. */
+async function busyLoops(port: number): Promise<number[]> {
+  const m = await stats(port, "loops");
+  const per: number[] = [];
+  for (const [k, v] of m) {
+    const r = /^loop_(\d+):curr_connections$/.exec(k);
+    if (r) per[Number(r[1])] = Number(v);
+  }
+  return per;
+}
+
+/** Opens `n` connections in bursts of 8, each checked with `version`. */
+async function openMany(port: number, n: number): Promise<Raw[]> {
+  const out: Raw[] = [];
+  for (let i = 0; i < n; i += 8) {
+    const burst = await Promise.all(
+      Array.from({ length: Math.min(8, n - i) }, () => raw(port)),
+    );
+    await Promise.all(burst.map(async (c) => {
+      await c.send("version\r\n");
+      assertMatch(await c.until("\r\n"), /^VERSION /);
+    }));
+    out.push(...burst);
+  }
+  return out;
+}
+
+async function closeAll(conns: Raw[]): Promise<void> {
+  for (const c of conns) c.close();
+  await settle(50);
+}
+
+async function withLoops(
+  n: number,
+  flags: string[],
+  fn: (port: number, p: Proc) => Promise<void>,
+): Promise<void> {
+  const port = freePort();
+  const p = await spawnMain(PERMS, [
+    "-p",
+    String(port),
+    "-t",
+    String(n),
+    ...flags,
+  ], port);
+  try {
+    await fn(port, p);
+  } finally {
+    const st = await p.stop("SIGTERM");
+    assertEquals(st.code, 0, p.stderr());
+  }
+}
+
+for (const n of [2, 4]) {
+  Deno.test({
+    name:
+      `-t ${n}: connections land on several loops; threads row; curr_connections exact`,
+    ignore: NO_EPOLL !== null,
+    fn: () =>
+      withLoops(n, [], async (port) => {
+        const s = await stats(port);
+        assertEquals(s.get("threads"), String(n));
+        assertEquals(
+          (await stats(port, "settings")).get("num_threads"),
+          String(n),
+        );
+        const conns = await openMany(port, 48);
+        const per = await busyLoops(port);
+        // loop_0 is the main thread: it serves no plain TCP.
+        assertEquals(per.length, n + 1);
+        assertEquals(per[0], 0);
+        const used = per.slice(1).filter((c) => c > 0).length;
+        assert(used >= 2, `one loop took every connection: ${per}`);
+        // The 48 held plus the one asking.
+        assertEquals(num(await stats(port), "curr_connections"), 49);
+        await closeAll(conns);
+        let curr = 0;
+        for (let i = 0; i < 100; i++) {
+          curr = num(await stats(port), "curr_connections");
+          if (curr === 1) break;
+          await settle(20);
+        }
+        assertEquals(curr, 1);
+      }),
+  });
+
+  Deno.test({
+    name:
+      `-t ${n}: stats sums are exact after a workload over many connections`,
+    ignore: NO_EPOLL !== null,
+    fn: () =>
+      withLoops(n, [], async (port) => {
+        const before = await stats(port);
+        const conns = await openMany(port, 32);
+        const SETS = 5, GETS = 7;
+        await Promise.all(conns.map(async (c, i) => {
+          let script = "";
+          for (let j = 0; j < SETS; j++) {
+            script += `set k${i}_${j} 0 0 3\r\nabc\r\n`;
+          }
+          for (let j = 0; j < GETS; j++) {
+            script += `get k${i}_${j % SETS} nope${i}\r\n`;
+          }
+          script += "incr nothere 1\r\nmn\r\n";
+          await c.send(script);
+          const out = await c.until("MN\r\n");
+          assertEquals(out.split("STORED").length - 1, SETS);
+        }));
+        const s = await stats(port);
+        const d = (k: string) => num(s, k) - (num(before, k) || 0);
+        assertEquals(d("cmd_set"), 32 * SETS);
+        // Each get asks for two keys: memcached counts both.
+        assertEquals(d("cmd_get"), 32 * GETS * 2);
+        assertEquals(d("get_hits"), 32 * GETS);
+        assertEquals(d("get_misses"), 32 * GETS);
+        assertEquals(d("incr_misses"), 32);
+        assertEquals(d("total_connections"), 32 + 1);
+        let slabSets = 0;
+        for (const [k, v] of await stats(port, "slabs")) {
+          if (/^\d+:cmd_set$/.test(k)) slabSets += Number(v);
+        }
+        assertEquals(slabSets, 32 * SETS);
+        // stats reset zeroes every loop's counters.
+        assertEquals(
+          await ask("127.0.0.1", port, "stats reset\r\n", "RESET\r\n"),
+          "RESET\r\n",
+        );
+        const r = await stats(port);
+        assertEquals(num(r, "cmd_set"), 0);
+        assertEquals(num(r, "cmd_get"), 0);
+        assertEquals(num(r, "curr_connections"), 33);
+        await closeAll(conns);
+      }),
+  });
+}
+
+Deno.test({
+  name: "-t 2: -c counts connections across loops",
+  ignore: NO_EPOLL !== null,
+  fn: () =>
+    withLoops(2, ["-c", "10"], async (port) => {
+      const conns = await openMany(port, 10);
+      const per = await (async () => {
+        // The 11th: refused whichever loop it reaches.
+        const extra: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const c = await raw(port);
+          extra.push(await c.until("\r\n"));
+          assert(await c.closed());
+          c.close();
+        }
+        return extra;
+      })();
+      for (const l of per) {
+        assertEquals(l, "ERROR Too many open connections\r\n");
+      }
+      conns.pop()!.close();
+      await settle(100);
+      const s = await stats(port);
+      assertEquals(num(s, "curr_connections"), 10);
+      assertEquals(num(s, "rejected_connections"), 4);
+      await closeAll(conns);
+    }),
+});
+
+Deno.test({
+  name: "-t 2: SIGTERM stops every loop, exit 0, clients closed",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const port = freePort();
+    const p = await spawnMain(PERMS, ["-p", String(port), "-t", "2"], port);
+    const conns = await openMany(port, 8);
+    const st = await p.stop("SIGTERM");
+    assertEquals(st.code, 0, p.stderr());
+    for (const c of conns) assert(await c.closed(), "client left open");
+    await closeAll(conns);
+  },
+});
+
+Deno.test({
+  name: "-t 2 -A: shutdown from a client stops every loop",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const port = freePort();
+    const p = await spawnMain(
+      PERMS,
+      ["-p", String(port), "-t", "2", "-A"],
+      port,
+    );
+    const c = await raw(port);
+    await c.send("shutdown\r\n");
+    const st = await p.status;
+    assertEquals(st.code, 0, p.stderr());
+    c.close();
+  },
+});
+
+Deno.test({
+  name: "-t 2 --single: one connection served, then exit 0",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const port = freePort();
+    // spawnMain's readiness probe is the single connection.
+    const p = await spawnMain(PERMS, [
+      "-p",
+      String(port),
+      "-t",
+      "2",
+      "--single",
+    ], port);
+    const st = await p.status;
+    assertEquals(st.code, 0, p.stderr());
+  },
+});
+
+Deno.test({
+  name: "-t 2 -s: loops share the unix socket",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const dir = Deno.makeTempDirSync();
+    const path = `${dir}/mc.sock`;
+    const p = await spawnMain(PERMS, ["-s", path, "-t", "2"], path);
+    try {
+      const conns: Raw[] = [];
+      for (let i = 0; i < 6; i++) {
+        const c = await raw(path);
+        await c.send("set u 0 0 1\r\nx\r\nget u\r\n");
+        assertEquals(
+          await c.until("END\r\n"),
+          "STORED\r\nVALUE u 0 1\r\nx\r\nEND\r\n",
+        );
+        conns.push(c);
+      }
+      await closeAll(conns);
+    } finally {
+      assertEquals((await p.stop("SIGTERM")).code, 0, p.stderr());
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "-t 2 without --allow-read: one line on stderr, one loop",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const port = freePort();
+    const p = await spawnMain(
+      ["--allow-net", "--allow-ffi"],
+      ["-p", String(port), "-t", "2"],
+      port,
+    );
+    try {
+      assertEquals((await stats(port)).get("threads"), "1");
+      assertMatch(p.stderr(), /-t 2 needs --allow-read .*running 1 loop/);
+    } finally {
+      assertEquals((await p.stop("SIGTERM")).code, 0, p.stderr());
+    }
+  },
+});
+
+Deno.test({
+  name: "bundle -t 2 runs its loops from another directory",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const dir = Deno.makeTempDirSync();
+    const out = `${dir}/denocached.js`;
+    try {
+      const b = await new Deno.Command(DENO, {
+        args: ["bundle", "--quiet", "--output", out, MAIN],
+        cwd: ROOT,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!b.success) {
+        skip(`deno bundle failed: ${new TextDecoder().decode(b.stderr)}`);
+        return;
+      }
+      const port = freePort();
+      const p = await spawnServer(
+        DENO,
+        ["run", ...PERMS, out, "-p", String(port), "-t", "2"],
+        port,
+        { cwd: "/" },
+      );
+      try {
+        assertEquals((await stats(port)).get("threads"), "2");
+        const conns = await openMany(port, 24);
+        const per = await busyLoops(port);
+        assert(per.slice(1).filter((c) => c > 0).length >= 2, `${per}`);
+        await closeAll(conns);
+      } finally {
+        assertEquals((await p.stop("SIGTERM")).code, 0, p.stderr());
+      }
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "startServer({ threads: 2 }) serves from two loops",
+  ignore: NO_EPOLL !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using s = await startServer({ threads: 2 });
+    assertEquals((await stats(s.port)).get("threads"), "2");
+    const conns = await openMany(s.port, 24);
+    const per = await busyLoops(s.port);
+    assert(per.slice(1).filter((c) => c > 0).length >= 2, `${per}`);
+    await closeAll(conns);
+  },
+});
+
+// ---- cross-loop store: need the shared store --------------------------
+
+const storeTest = (name: string, fn: (port: number) => Promise<void>) =>
+  Deno.test({
+    name: `-t 4: ${name}`,
+    ignore: NO_EPOLL !== null || !SHARED_STORE_READY,
+    fn: () => withLoops(4, [], fn),
+  });
+
+storeTest(
+  "a key set on one connection is seen on every other",
+  async (port) => {
+    const a = await raw(port);
+    await a.send("set shared 5 0 5\r\nhello\r\n");
+    assertEquals(await a.until("\r\n"), "STORED\r\n");
+    const conns = await openMany(port, 24);
+    await Promise.all(conns.map(async (c) => {
+      await c.send("get shared\r\n");
+      assertEquals(
+        await c.until("END\r\n"),
+        "VALUE shared 5 5\r\nhello\r\nEND\r\n",
+      );
+    }));
+    await closeAll([a, ...conns]);
+  },
+);
+
+storeTest("incr races from many loops end exact", async (port) => {
+  const conns = await openMany(port, 16);
+  await ask("127.0.0.1", port, "set ctr 0 0 1\r\n0\r\n", "STORED\r\n");
+  const PER = 200;
+  await Promise.all(conns.map(async (c) => {
+    await c.send("incr ctr 1\r\n".repeat(PER) + "mn\r\n");
+    await c.until("MN\r\n", 20_000);
+  }));
+  assertEquals(
+    await ask("127.0.0.1", port, "get ctr\r\n"),
+    `VALUE ctr 0 ${String(16 * PER).length}\r\n${16 * PER}\r\nEND\r\n`,
+  );
+  await closeAll(conns);
+});
+
+storeTest("cas: exactly one winner per round", async (port) => {
+  const conns = await openMany(port, 12);
+  for (let round = 0; round < 10; round++) {
+    await ask(
+      "127.0.0.1",
+      port,
+      `set c 0 0 1\r\n${round % 10}\r\n`,
+      "STORED\r\n",
+    );
+    const g = await ask("127.0.0.1", port, "gets c\r\n");
+    const cas = g.split("\r\n")[0].split(" ")[4];
+    const replies = await Promise.all(conns.map(async (c, i) => {
+      await c.send(`cas c 0 0 2 ${cas}\r\n${String(i).padStart(2, "0")}\r\n`);
+      return await c.until("\r\n");
+    }));
+    assertEquals(
+      replies.filter((r) => r === "STORED\r\n").length,
+      1,
+      `${replies}`,
+    );
+    assertEquals(replies.filter((r) => r === "EXISTS\r\n").length, 11);
+  }
+  await closeAll(conns);
+});
+
+storeTest("add: exactly one STORED", async (port) => {
+  const conns = await openMany(port, 16);
+  for (let round = 0; round < 10; round++) {
+    const replies = await Promise.all(conns.map(async (c) => {
+      await c.send(`add a${round} 0 0 1\r\nx\r\n`);
+      return await c.until("\r\n");
+    }));
+    assertEquals(
+      replies.filter((r) => r === "STORED\r\n").length,
+      1,
+      `${replies}`,
+    );
+  }
+  await closeAll(conns);
+});
