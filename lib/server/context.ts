@@ -20,14 +20,15 @@ export function createContext(
 ): Context {
   const cached = config.clock === systemClock ? cachedClock() : null;
   const clock = cached ?? config.clock;
+  const store = createStore({
+    limitBytes: config.memoryLimitMb * 1024 * 1024,
+    maxItemSize: config.maxItemSize,
+    clock,
+    growthFactor: config.growthFactor,
+  });
   return {
     config,
-    store: createStore({
-      limitBytes: config.memoryLimitMb * 1024 * 1024,
-      maxItemSize: config.maxItemSize,
-      clock,
-      growthFactor: config.growthFactor,
-    }),
+    store,
     counters: createCounters(),
     clock,
     started: clock.now(),
@@ -37,7 +38,14 @@ export function createContext(
     auth: config.auth,
     sasl: config.sasl,
     tick: cached ? cached.tick : () => {},
-    background: runSliced,
+    // Each step lets go of the key lock it may hold (a shared store's other
+    // loops wait on it), as a batch of commands does.
+    background: (step) =>
+      runSliced(() => {
+        const more = step();
+        store.release();
+        return more;
+      }),
     latency: config.metrics !== null ? createLatency() : null,
   };
 }
