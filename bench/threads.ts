@@ -27,6 +27,7 @@ import {
   runCleanups,
   ServerProcess,
   shQuote,
+  tail,
   which,
 } from "./procs.ts";
 import { startCommand } from "./start_cmd.ts";
@@ -292,7 +293,13 @@ export async function threadsMain(argv: string[]): Promise<number> {
             if (interrupted()) await new Promise(() => {}); // exiting
             failures++;
             row.failures++;
-            console.log(`${tag} FAILED: ${(e as Error).message}`);
+            // the server's own words explain a reset or a crash best
+            const why = server === null
+              ? ""
+              : `${
+                server.alive ? "" : " (server exited)"
+              }\n--- server stderr ---\n${await tail(server.logPath, 15)}`;
+            console.log(`${tag} FAILED: ${(e as Error).message}${why}`);
           } finally {
             await server?.stop();
           }
