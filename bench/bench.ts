@@ -28,6 +28,8 @@ import {
 } from "./generators.ts";
 import { hitMain } from "./hit.ts";
 import { metricsMain } from "./metrics_cost.ts";
+import { startCommand } from "./start_cmd.ts";
+import { threadsMain } from "./threads.ts";
 import {
   freePort,
   installSignalHandlers,
@@ -104,6 +106,7 @@ Options:
 
 deno task bench --hit --help: hit-ratio and memory workloads.
 deno task bench --metrics --help: the cost of --metrics (on vs off).
+deno task bench --threads --help: -t 1 and -t 2 against memcached, CPU per request.
 
 As root, memcached commands get "-u nobody" appended unless they have -u.
 Missing tools: ${INSTALL_HINT} (gcc for mcload, util-linux for taskset).`;
@@ -692,6 +695,8 @@ if (import.meta.main) {
       ? await hitMain(Deno.args)
       : Deno.args.includes("--metrics")
       ? await metricsMain(Deno.args)
+      : Deno.args.includes("--threads")
+      ? await threadsMain(Deno.args)
       : await main(Deno.args);
   } catch (e) {
     console.error(
@@ -700,19 +705,4 @@ if (import.meta.main) {
     await runCleanups();
   }
   Deno.exit(code);
-}
-
-/** deno.json's `start` task as a shell command line for `mainTs`. */
-function startCommand(mainTs: string): string {
-  const cfg = JSON.parse(
-    Deno.readTextFileSync(`${REPO_DIR}deno.json`),
-  ) as { tasks: Record<string, string> };
-  const words = cfg.tasks.start.split(/\s+/);
-  return words.map((w, i) =>
-    i === 0 && w === "deno"
-      ? shQuote(Deno.execPath())
-      : w === "main.ts"
-      ? shQuote(mainTs)
-      : w
-  ).join(" ");
 }

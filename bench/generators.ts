@@ -146,12 +146,14 @@ function pinned(env: GeneratorEnv, args: string[]): [string, string[]] {
     : ["taskset", ["-c", env.cpu, env.bin, ...args]];
 }
 
-function cmdLine(env: GeneratorEnv, args: string[]): string {
+/** The shell-quoted command line of a generator run (for --dry-run). */
+export function cmdLine(env: GeneratorEnv, args: string[]): string {
   const [cmd, rest] = pinned(env, args);
   return [cmd, ...rest].map(shQuote).join(" ");
 }
 
-async function invoke(
+/** Runs the generator with `args` (pinned per `env`); throws on a timeout or a non-zero exit. */
+export async function invoke(
   env: GeneratorEnv,
   args: string[],
   timeoutMs: number,

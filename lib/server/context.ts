@@ -52,8 +52,8 @@ export function createContext(
     auth: config.auth,
     sasl: config.sasl,
     tick: cached ? cached.tick : () => {},
-    // Every slice of maintenance ends like a batch: the store's locks
-    // and pins are released before the loop runs anything else.
+    // Each step lets go of the key lock it may hold (a shared store's other
+    // loops wait on it), as a batch of commands does.
     background: (step) =>
       runSliced(() => {
         const more = step();

@@ -307,7 +307,10 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         stage: null,
         clean: 0,
       };
-      c.session.out.byRef = true;
+      // Values sent from the pages after the batch would not be this
+      // loop's any more once it lets go of the key lock: with `-t N` they
+      // are copied, under the lock, like every smaller value.
+      c.session.out.byRef = !ctx.store.shared;
       c.session.input = (total) => mem.input(c, total);
       if (tls) mem.chargeTls(c);
       conns.add(c);

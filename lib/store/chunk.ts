@@ -116,6 +116,30 @@ export function writeHeader(
   writeCas(u, w, cas);
 }
 
+/**
+ * Sets the `mask` bits of META word `i` of `u` to `bits`. In a shared store
+ * (`-t N`) two holders of different locks may change different bits of the
+ * same META word (a reader's FETCHED, the policy's queue bits), so it is a
+ * CAS loop there.
+ */
+export function setMetaBits(
+  shared: boolean,
+  u: Uint32Array,
+  i: number,
+  mask: number,
+  bits: number,
+): void {
+  if (!shared) {
+    u[i] = (u[i] & ~mask) | bits;
+    return;
+  }
+  for (;;) {
+    const m = Atomics.load(u, i);
+    const n = ((m & ~mask) | bits) >>> 0;
+    if (m === n || Atomics.compareExchange(u, i, m, n) === m) return;
+  }
+}
+
 /** Copies `len` bytes without allocating for short ranges. */
 export function copyBytes(
   dst: Uint8Array,

@@ -23,8 +23,21 @@ import { reclaim, sweep } from "./expiry.ts";
 import { freeDropPage, freeDropStep, freePop } from "./free_list.ts";
 import { unlinkItem } from "./items.ts";
 import { dead } from "./liveness.ts";
-import { policyOldest, policyVictim } from "./policy.ts";
+import { CI, ST } from "./layout.ts";
+import { policyOldest, policySkip, policyVictim } from "./policy.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
+import {
+  lockClass,
+  lockPool,
+  tryClass,
+  tryControl,
+  tryItem,
+  unlockClass,
+  unlockControl,
+  unlockPool,
+  untryClass,
+  untryItem,
+} from "./sync.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
@@ -41,10 +54,21 @@ const EVICT_SWEEP = 512;
 /** Whether one more page fits under the limit (the first page always does). */
 function canGrow(s: StoreState): boolean {
   return s.pool.count === 0 ||
-    s.stats.totalMalloced + s.pool.pageSize <= s.limitBytes;
+    s.totalMalloced + s.pool.pageSize <= s.limitBytes;
 }
 
-/** A free chunk of class `c`, evicting if needed; 0 if none can be had. */
+/**
+ * Victims in a row that another loop held (shared stores) before an
+ * allocation gives up and answers out of memory.
+ */
+const MAX_SKIPS = 16;
+
+/**
+ * A free chunk of class `c`, evicting if needed; 0 if none can be had. The
+ * caller holds class `c`'s lock and keeps it until the chunk is linked (a
+ * carved, unlinked chunk is invisible to the page moves of other loops only
+ * while that lock is held).
+ */
 export function alloc(s: StoreState, c: number): number {
   const fh = freePop(s, c);
   if (fh !== 0) return fh;
@@ -54,14 +78,17 @@ export function alloc(s: StoreState, c: number): number {
   // memcached (do_slabs_newslab lets a class with no slabs allocate past
   // mem_limit): at most one page per class over `-m`, and no whole page of
   // another class emptied in one step (taking one cost ~10 ms at 64 MB).
+  lockPool(s);
+  let p = 0;
   if (canGrow(s) || s.pages[c] === 0) {
-    const p = s.pool.alloc(c, s.sc.size[c]);
-    if (p !== 0) {
-      s.pages[c]++;
-      s.carvePage[c] = p;
-      s.stats.totalMalloced += s.pool.pageSize;
-      return carve(s, c);
-    }
+    p = s.pool.alloc(c, s.sc.size[c]);
+    if (p !== 0) s.totalMalloced += s.pool.pageSize;
+  }
+  unlockPool(s);
+  if (p !== 0) {
+    s.pages[c]++;
+    s.carvePage[c] = p;
+    return carve(s, c);
   }
   // Dead items anywhere free memory before a live one is evicted: a short
   // slice of the background sweep, which may free a chunk of this class.
@@ -71,7 +98,15 @@ export function alloc(s: StoreState, c: number): number {
   // A victim in the page being drained frees no chunk (the page is leaving
   // its class), so go on to the next victim; each one empties a chunk of
   // that page, so this ends within a page's worth (its drain then ends too).
-  while (s.items[c] > 0 && evictTail(s, c)) {
+  let skips = 0;
+  while (s.items[c] > 0) {
+    const r = evictTail(s, c);
+    if (r === Evict.None) break;
+    if (r === Evict.Busy) {
+      if (++skips > MAX_SKIPS) break;
+      continue;
+    }
+    skips = 0;
     got = freePop(s, c);
     if (got !== 0) return got;
   }
@@ -92,22 +127,31 @@ function carve(s: StoreState, c: number): number {
   return 0;
 }
 
+/** What {@link evictTail} did. */
+const Evict = { None: 0, Freed: 1, Busy: 2 } as const;
+type Evict = typeof Evict[keyof typeof Evict];
+
 /** Frees the policy's victim in class `c` (reclaimed if dead, else evicted). */
-function evictTail(s: StoreState, c: number): boolean {
+function evictTail(s: StoreState, c: number): Evict {
   const now = s.clock.now();
   const h = policyVictim(s, c, now);
-  if (h === 0) return false;
+  if (h === 0) return Evict.None;
+  if (!tryItem(s, h)) {
+    policySkip(s, h, c);
+    return Evict.Busy;
+  }
   if (dead(s, u32Of(s, h), wordOf(s, h), now)) reclaim(s, h);
   else evictOne(s, h, c);
-  return true;
+  untryItem(s);
+  return Evict.Freed;
 }
 
 /** Unlinks live item `h` of class `c`, counting an eviction. */
 function evictOne(s: StoreState, h: number, c: number): void {
-  s.stats.evictions++;
+  s.st[ST.EVICTIONS]++;
   s.evicted[c]++;
   if ((u32Of(s, h)[wordOf(s, h) + META] & FETCHED) === 0) {
-    s.stats.evictedUnfetched++;
+    s.st[ST.EVICTED_UNFETCHED]++;
   }
   unlinkItem(s, h);
 }
@@ -125,7 +169,8 @@ function pickPage(s: StoreState, c: number): number {
     if (tp !== pinPage && tp !== busy) return tp;
   }
   const cls = s.pool.cls;
-  for (let p = 1; p < cls.length; p++) {
+  const n = s.pool.u32.length;
+  for (let p = 1; p < n; p++) {
     if (cls[p] === c && p !== pinPage && p !== busy) return p;
   }
   return 0;
@@ -144,9 +189,12 @@ function victimPage(s: StoreState, not: number): number {
   return best === 0 ? 0 : pickPage(s, best);
 }
 
-/** Evicts every item of page `p` and detaches it from its class. */
-function drainPage(s: StoreState, p: number): void {
-  const c = s.pool.cls[p];
+/**
+ * Evicts every item of page `p` (class `c`, whose lock the caller holds)
+ * and detaches it from its class; false (and the page stays) when another
+ * loop holds one of its items.
+ */
+function drainPage(s: StoreState, p: number, c: number): boolean {
   const n = s.pool.carved[p];
   const now = s.clock.now();
   const u = s.pool.u32[p];
@@ -154,25 +202,37 @@ function drainPage(s: StoreState, p: number): void {
   for (let i = 0; i < n; i++) {
     const h = (p << s.cb) | i;
     if ((u[i * cw + META] & LINKED) !== 0) {
+      if (!tryItem(s, h)) return false;
       if (dead(s, u, i * cw, now)) reclaim(s, h);
       else evictOne(s, h, c);
+      untryItem(s);
     }
   }
   // Every carved chunk is now on the free list; take them all off.
   freeDropPage(s, c, p);
   if (s.carvePage[c] === p) s.carvePage[c] = 0;
   s.pages[c]--;
+  return true;
 }
 
 /** Moves a page from the class with most pages to class `c`. */
 function reassign(s: StoreState, c: number): boolean {
   const p = victimPage(s, c);
   if (p === 0) return false;
-  drainPage(s, p);
+  const from = s.pool.cls[p];
+  const got = tryClass(s, from);
+  if (got === 0) return false;
+  // Chosen unlocked: make sure it is still a page of that class.
+  const ok = s.pool.cls[p] === from && p !== s.drainPage &&
+    drainPage(s, p, from);
+  untryClass(s, from, got);
+  if (!ok) return false;
+  lockPool(s);
   s.pool.assign(p, c, s.sc.size[c]);
+  unlockPool(s);
   s.pages[c]++;
   s.carvePage[c] = p;
-  s.stats.slabReassigns++;
+  s.st[ST.SLAB_REASSIGNS]++;
   return true;
 }
 
@@ -210,41 +270,71 @@ function beginDrain(s: StoreState, p: number): void {
  * while more remains (a page half drained, or still over the limit).
  */
 export function shrink(s: StoreState, maxChunks: number): boolean {
+  // One drain at a time; a loop that finds another draining tries later.
+  if (!tryControl(s, CI.DRAIN_LOCK)) return true;
+  try {
+    return shrinkLocked(s, maxChunks);
+  } finally {
+    unlockControl(s, CI.DRAIN_LOCK);
+  }
+}
+
+function shrinkLocked(s: StoreState, maxChunks: number): boolean {
   let budget = maxChunks;
   const pool = s.pool;
   for (;;) {
     if (s.drainPage === 0) {
-      if (s.stats.totalMalloced <= s.limitBytes || pool.count <= 1) {
+      if (s.totalMalloced <= s.limitBytes || pool.count <= 1) {
         return false;
       }
       const v = victimPage(s, 0);
       if (v === 0) return false;
-      beginDrain(s, v);
+      const vc = pool.cls[v];
+      lockClass(s, vc);
+      // Chosen unlocked: another loop may have moved it meanwhile.
+      const ok = pool.cls[v] === vc;
+      if (ok) beginDrain(s, v);
+      unlockClass(s, vc);
+      if (!ok) return true;
     }
     if (budget <= 0) return true;
     const p = s.drainPage;
     const c = pool.cls[p];
-    if (s.dropping) {
-      budget -= freeDropStep(s, c, budget);
-      if (s.dropping) return true;
+    lockClass(s, c);
+    let done = false;
+    try {
+      if (s.dropping) {
+        budget -= freeDropStep(s, c, budget);
+        if (s.dropping) return true;
+      }
+      const n = pool.carved[p];
+      const u = pool.u32[p];
+      const cw = pool.cw[p];
+      const now = s.clock.now();
+      let i = s.drainAt;
+      for (; i < n && budget > 0; i++, budget--) {
+        if ((u[i * cw + META] & LINKED) === 0) continue;
+        const h = (p << s.cb) | i;
+        // A key another loop holds: stop here and come back next step.
+        if (!tryItem(s, h)) break;
+        if (dead(s, u, i * cw, now)) reclaim(s, h);
+        else evictOne(s, h, c);
+        untryItem(s);
+      }
+      s.drainAt = i;
+      if (i < n) return true;
+      // Every chunk is empty and on no free list: the page can go.
+      s.drainPage = 0;
+      s.pages[c]--;
+      done = true;
+    } finally {
+      unlockClass(s, c);
     }
-    const n = pool.carved[p];
-    const u = pool.u32[p];
-    const cw = pool.cw[p];
-    const now = s.clock.now();
-    let i = s.drainAt;
-    for (; i < n && budget > 0; i++, budget--) {
-      if ((u[i * cw + META] & LINKED) === 0) continue;
-      const h = (p << s.cb) | i;
-      if (dead(s, u, i * cw, now)) reclaim(s, h);
-      else evictOne(s, h, c);
+    if (done) {
+      lockPool(s);
+      pool.release(p);
+      s.totalMalloced -= pool.pageSize;
+      unlockPool(s);
     }
-    s.drainAt = i;
-    if (i < n) return true;
-    // Every chunk is empty and on no free list: the page can go.
-    s.drainPage = 0;
-    s.pages[c]--;
-    pool.release(p);
-    s.stats.totalMalloced -= pool.pageSize;
   }
 }

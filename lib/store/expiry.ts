@@ -15,7 +15,17 @@ import * as chunk from "./chunk.ts";
 import { indexFind } from "./hash_index.ts";
 import { unlinkItem } from "./items.ts";
 import { dead, deadReason } from "./liveness.ts";
-import { type StoreState, u32Of, wordOf } from "./state.ts";
+import { ST } from "./layout.ts";
+import { lastCas, type StoreState, u32Of, wordOf } from "./state.ts";
+import {
+  enterKey,
+  lockClass,
+  lockPool,
+  tryItem,
+  unlockClass,
+  unlockPool,
+  untryItem,
+} from "./sync.ts";
 import { Miss } from "./types.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
@@ -24,9 +34,9 @@ const { FETCHED, LINKED, META } = chunk;
 
 /** Unlinks a dead item, counting it as reclaimed. */
 export function reclaim(s: StoreState, h: number): void {
-  s.stats.reclaimed++;
+  s.st[ST.RECLAIMED]++;
   if ((u32Of(s, h)[wordOf(s, h) + META] & FETCHED) === 0) {
-    s.stats.expiredUnfetched++;
+    s.st[ST.EXPIRED_UNFETCHED]++;
   }
   unlinkItem(s, h);
 }
@@ -44,6 +54,7 @@ export function lookup(
   hv: number,
   now: number,
 ): number {
+  enterKey(s, hv);
   const h = indexFind(s, key, start, len, hv);
   s.miss = Miss.None;
   if (h === 0) return 0;
@@ -51,7 +62,10 @@ export function lookup(
   const why = deadReason(s, s.pool.u32[p], (h & s.cm) * s.pool.cw[p], now);
   if (why !== Miss.None) {
     s.miss = why;
+    const c = s.pool.cls[p];
+    lockClass(s, c);
     reclaim(s, h);
+    unlockClass(s, c);
     return 0;
   }
   return h;
@@ -59,6 +73,15 @@ export function lookup(
 
 /** Invalidates every item stored at or before unix time `at` once `at` has come. */
 export function flushAll(s: StoreState, at: number): void {
+  lockPool(s);
+  try {
+    flushLocked(s, at);
+  } finally {
+    unlockPool(s);
+  }
+}
+
+function flushLocked(s: StoreState, at: number): void {
   const now = s.clock.now();
   if (at <= 0) at = now;
   if (s.flushAt !== 0 && now >= s.flushAt) {
@@ -68,7 +91,7 @@ export function flushAll(s: StoreState, at: number): void {
     }
   }
   s.flushAt = at;
-  s.flushCas = at <= now ? s.casCounter : 0;
+  s.flushCas = at <= now ? lastCas(s) : 0;
 }
 
 /**
@@ -100,7 +123,11 @@ export function sweep(s: StoreState, budget: number): number {
     const h = (p << s.cb) | i;
     i++;
     looked++;
-    if ((u[w + META] & LINKED) !== 0 && dead(s, u, w, now)) reclaim(s, h);
+    if ((u[w + META] & LINKED) !== 0 && dead(s, u, w, now) && tryItem(s, h)) {
+      // Checked again under the locks: a loop may have rewritten it.
+      if (dead(s, u, w, now)) reclaim(s, h);
+      untryItem(s);
+    }
   }
   s.sweepPage = p;
   s.sweepChunk = i;

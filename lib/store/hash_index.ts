@@ -11,6 +11,7 @@
 
 import * as chunk from "./chunk.ts";
 import { hashBytes } from "./hash.ts";
+import { CI } from "./layout.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
@@ -50,7 +51,7 @@ export function indexFind(
 }
 
 /** The hash of the key stored in chunk `h`. */
-function hashOf(s: StoreState, h: number): number {
+export function hashOf(s: StoreState, h: number): number {
   const p = h >>> s.cb;
   const w = (h & s.cm) * s.pool.cw[p];
   const klen = s.pool.u32[p][w + META] & KLEN_MASK;
@@ -85,6 +86,54 @@ export function indexRemove(s: StoreState, h: number): void {
   }
 }
 
+/**
+ * Doubles a shared bucket table in place (the caller holds every stripe):
+ * the buffers grow, and each chain splits between bucket `b` and
+ * `b + old` by the next hash bit, so no second table is needed.
+ */
+export function splitIndex(s: StoreState): void {
+  const b = s.backing;
+  const old = s.mask + 1;
+  const size = old * 2;
+  const gb = b.buckets as SharedArrayBuffer;
+  const gg = b.ghost as SharedArrayBuffer;
+  if (gb.byteLength < size * 4) {
+    try {
+      gb.grow(size * 4);
+      if (gg.byteLength < size * 4) gg.grow(size * 4);
+    } catch {
+      s.growAt = Infinity; // the reservation is spent: chains get longer
+      return;
+    }
+  }
+  const nb = new Uint32Array(gb, 0, size);
+  for (let k = 0; k < old; k++) {
+    let h = nb[k];
+    let lo = 0;
+    let hi = 0;
+    while (h !== 0) {
+      const u = u32Of(s, h);
+      const w = wordOf(s, h);
+      const next = u[w + HNEXT];
+      if ((hashOf(s, h) & old) === 0) {
+        u[w + HNEXT] = lo;
+        lo = h;
+      } else {
+        u[w + HNEXT] = hi;
+        hi = h;
+      }
+      h = next;
+    }
+    nb[k] = lo;
+    nb[k + old] = hi;
+  }
+  s.ci[CI.MASK] = size - 1;
+  s.growAt = size * 1.5;
+  s.mask = size - 1;
+  s.buckets = nb;
+  s.ghost = new Uint32Array(gg, 0, size);
+}
+
 /** Doubles the bucket table, rehashing every chain. */
 export function growIndex(s: StoreState): void {
   const old = s.buckets;
@@ -105,5 +154,6 @@ export function growIndex(s: StoreState): void {
   }
   s.buckets = nb;
   s.mask = mask;
+  s.ci[CI.MASK] = mask;
   s.growAt = size * 1.5;
 }

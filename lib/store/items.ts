@@ -5,6 +5,9 @@
  * A linked item has the LINKED bit in its META word; unlinking clears the
  * word and gives the chunk to its class's free list, so the handle must not
  * be used afterwards.
+ *
+ * Locks (shared stores, see sync.ts): the caller holds the item's stripe
+ * and its class lock.
  * @module
  */
 
@@ -13,7 +16,8 @@ import * as chunk from "./chunk.ts";
 import { growIndex, indexInsert, indexRemove } from "./hash_index.ts";
 import { freePush } from "./free_list.ts";
 import { policyLink, policyUnlink } from "./policy.ts";
-import { type StoreState, u32Of, wordOf } from "./state.ts";
+import { ST } from "./layout.ts";
+import { addItems, type StoreState, u32Of, wordOf } from "./state.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
@@ -34,13 +38,14 @@ export function linkItem(
   indexInsert(s, h, hv);
   policyLink(s, h, c, hv);
   s.items[c]++;
-  const st = s.stats;
-  st.currItems++;
-  st.totalItems++;
+  const st = s.st;
+  const n = addItems(s, 1);
+  st[ST.TOTAL_ITEMS]++;
   const bytes = itemBytes(u, w);
-  st.bytes += bytes;
+  st[ST.BYTES] += bytes;
   s.requested[c] += bytes;
-  if (st.currItems > s.growAt) growIndex(s);
+  // A shared index doubles when the batch ends (sync.ts releaseKey).
+  if (n > s.growAt && !s.shared) growIndex(s);
 }
 
 /** Removes an item from the index and the policy and frees its chunk. */
@@ -51,9 +56,9 @@ export function unlinkItem(s: StoreState, h: number): void {
   const u = u32Of(s, h);
   const w = wordOf(s, h);
   s.items[c]--;
-  s.stats.currItems--;
+  addItems(s, -1);
   const bytes = itemBytes(u, w);
-  s.stats.bytes -= bytes;
+  s.st[ST.BYTES] -= bytes;
   s.requested[c] -= bytes;
   u[w + META] = 0;
   freePush(s, h, c);

@@ -18,15 +18,16 @@
  * This is the only module that knows the policy: it alone reads or writes
  * the chunk words {@link chunk.PREV}/{@link chunk.NEXT}, the policy bits of
  * {@link chunk.META} ({@link chunk.POLICY_BITS}) and the policy fields of
- * {@link StoreState}. The rest of the store talks to it through six calls —
+ * {@link StoreState}. The rest of the store talks to it through seven calls —
  * {@link policyLink} (an item was linked), {@link policyUnlink} (it is about
  * to be unlinked), {@link policyHit} (it was read or rewritten in place),
  * {@link policyVictim} (pick what to free), {@link policyOldest} (for `stats
- * items`' age and page choice) and {@link policyWalk} (`stats cachedump`'s
- * order).
+ * items`' age and page choice), {@link policyWalk} (`stats cachedump`'s
+ * order) and {@link policySkip} (a victim another loop holds).
  * @module
  */
 
+import { setMetaBits } from "./chunk.ts";
 import * as chunk from "./chunk.ts";
 import { hashBytes } from "./hash.ts";
 import { dead } from "./liveness.ts";
@@ -74,11 +75,11 @@ function pushHead(s: StoreState, h: number, c: number, main: boolean): void {
   }
   if (main) {
     s.lruHead[c] = h;
-    u[w + META] |= MAIN;
+    setMetaBits(s.shared, u, w + META, MAIN, MAIN);
   } else {
     s.smallHead[c] = h;
     s.smallCount[c]++;
-    u[w + META] &= ~MAIN;
+    setMetaBits(s.shared, u, w + META, MAIN, 0);
   }
 }
 
@@ -134,9 +135,7 @@ export function policyLink(
   const fp = hv | 1;
   const main = s.ghost[g] === fp;
   if (main) s.ghost[g] = 0;
-  const u = u32Of(s, h);
-  const w = wordOf(s, h);
-  u[w + META] &= ~FREQ;
+  setMetaBits(s.shared, u32Of(s, h), wordOf(s, h) + META, FREQ, 0);
   pushHead(s, h, c, main);
 }
 
@@ -152,7 +151,15 @@ export function policyHit(s: StoreState, h: number, _c: number): void {
   const u = pool.u32[p];
   const w = (h & s.cm) * pool.cw[p];
   const m = u[w + META];
-  if ((m & FREQ) !== FREQ) u[w + META] = m + (1 << FREQ_SHIFT);
+  if ((m & FREQ) === FREQ) return;
+  if (!s.shared) {
+    u[w + META] = m + (1 << FREQ_SHIFT);
+    return;
+  }
+  // Only the key's stripe is held: the class lock's holder may be moving
+  // this item between queues (its MAIN bit), so add without losing that.
+  const f = (m & FREQ) >>> FREQ_SHIFT;
+  setMetaBits(s.shared, u, w + META, FREQ, (f + 1) << FREQ_SHIFT);
 }
 
 /** A dead item, not pinned, among the last few of the FIFO from `h` on; 0 if none. */
@@ -208,13 +215,24 @@ export function policyVictim(s: StoreState, c: number, now: number): number {
       detach(s, h, c);
       // Into (or back into) the main FIFO: from the small one with its
       // count cleared, within the main one with one use spent.
-      u[w + META] = small ? m & ~FREQ : m - (1 << FREQ_SHIFT);
+      const f = small ? 0 : ((m & FREQ) >>> FREQ_SHIFT) - 1;
+      setMetaBits(s.shared, u, w + META, FREQ, f << FREQ_SHIFT);
       pushHead(s, h, c, true);
       continue;
     }
     if (small) ghostAdd(s, h);
     return h;
   }
+}
+
+/**
+ * Victim `h` of class `c` could not be taken (another loop holds its key):
+ * it goes to the head of the main FIFO, as if it had been hit, so the next
+ * victim search looks elsewhere.
+ */
+export function policySkip(s: StoreState, h: number, c: number): void {
+  detach(s, h, c);
+  pushHead(s, h, c, true);
 }
 
 /**

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { CI } from "./layout.ts";
+
 /** Smallest chunk size in bytes. */
 export const MIN_CHUNK = 64;
 /** Largest number of size classes (ids 1..MAX_CLASSES). */
@@ -61,53 +63,132 @@ export class SizeClasses {
 }
 
 /**
- * The pages, with prebuilt u32/u8 views and per-page metadata. Arrays are
+ * The pages, with per-thread u32/u8 views and per-page metadata. Arrays are
  * indexed by page slot; slot 0 is a dummy.
+ *
+ * Private pools (one loop) give each page its own ArrayBuffer, so a page
+ * released by `cache_memlimit` goes back to the garbage collector. Shared
+ * pools (`-t N`) carve slot `p` out of one growable SharedArrayBuffer at
+ * `p * pageSize`: the base never moves, growing is visible to every
+ * thread, and the reservation costs address space only. The caller holds
+ * the pool lock around {@link alloc}, {@link assign} and {@link release};
+ * other threads pick up new slots with {@link sync} after taking any lock.
  */
 export class PagePool {
   /** Bytes per page. */
   readonly pageSize: number;
   /** Bits of a handle that hold the chunk index. */
   readonly chunkBits: number;
-  /** Most page slots (handles must stay below 2^30). */
+  /** Most page slots (handles must stay below 2^30; shared: the reservation). */
   readonly maxSlots: number;
-  /** u32 view of each page. */
+  /** u32 view of each page (this thread's). */
   readonly u32: Uint32Array[] = [new Uint32Array(0)];
-  /** u8 view of each page. */
+  /** u8 view of each page (this thread's). */
   readonly u8: Uint8Array[] = [new Uint8Array(0)];
   /** Size class of each page (0 = slot free). */
-  readonly cls: number[] = [0];
+  readonly cls: Int32Array;
   /** Chunk size in 32-bit words of each page. */
-  readonly cw: number[] = [0];
+  readonly cw: Int32Array;
   /** Chunks handed out so far from each page (the rest are untouched). */
-  readonly carved: number[] = [0];
-  /** Pages currently allocated. */
-  count = 0;
-  private readonly freeSlots: number[] = [];
+  readonly carved: Int32Array;
+  private readonly freeSlots: Int32Array;
+  private readonly ci: Int32Array;
+  private readonly sab: SharedArrayBuffer | null;
 
-  /** Creates an empty pool of `pageSize`-byte pages. */
-  constructor(pageSize: number) {
+  /**
+   * A pool of `pageSize`-byte pages over metadata buffer `meta` (see
+   * {@link PagePool.metaBuffer}), shared when `sab` is given; `ci` holds the
+   * slot count, page count and free-slot top (layout.ts words 4, 5, 15).
+   */
+  constructor(
+    pageSize: number,
+    sab: SharedArrayBuffer | null,
+    meta: SharedArrayBuffer | ArrayBuffer,
+    ci: Int32Array,
+  ) {
     this.pageSize = pageSize;
-    this.chunkBits = Math.ceil(Math.log2(pageSize / MIN_CHUNK));
-    this.maxSlots = 2 ** (30 - this.chunkBits) - 1;
+    this.chunkBits = chunkBitsFor(pageSize);
+    const n = meta.byteLength / 16;
+    this.maxSlots = n - 1;
+    this.cls = new Int32Array(meta, 0, n);
+    this.cw = new Int32Array(meta, 4 * n, n);
+    this.carved = new Int32Array(meta, 8 * n, n);
+    this.freeSlots = new Int32Array(meta, 12 * n, n);
+    this.ci = ci;
+    this.sab = sab;
+    this.sync();
+  }
+
+  /**
+   * A metadata buffer for pages of `pageSize` bytes: `slots` of them when
+   * shared, else as many as handles allow.
+   */
+  static metaBuffer(
+    pageSize: number,
+    slots: number,
+    shared: boolean,
+  ): SharedArrayBuffer | ArrayBuffer {
+    const most = 2 ** (30 - chunkBitsFor(pageSize)) - 1;
+    const n = (shared ? Math.min(slots, most) : most) + 1;
+    return shared ? new SharedArrayBuffer(16 * n) : new ArrayBuffer(16 * n);
+  }
+
+  /** Pages currently allocated. */
+  get count(): number {
+    return this.ci[POOL_COUNT];
+  }
+
+  /** Page slots in use, free ones included (slot 0 counts). */
+  get slots(): number {
+    return this.ci[SLOTS];
+  }
+
+  /** Builds this thread's views of slots another thread added. */
+  sync(): void {
+    const sab = this.sab;
+    if (sab === null) return;
+    const want = this.ci[SLOTS];
+    const ps = this.pageSize;
+    for (let p = this.u32.length; p < want; p++) {
+      this.u32.push(new Uint32Array(sab, p * ps, ps >>> 2));
+      this.u8.push(new Uint8Array(sab, p * ps, ps));
+    }
   }
 
   /** Allocates a page for class `c` with `chunkSize` chunks; 0 if out of slots. */
   alloc(c: number, chunkSize: number): number {
-    let p = this.freeSlots.pop();
-    if (p === undefined) {
-      p = this.u32.length;
+    const ci = this.ci;
+    let p: number;
+    if (ci[FREE_TOP] > 0) {
+      p = this.freeSlots[--ci[FREE_TOP]];
+    } else {
+      p = ci[SLOTS];
       if (p > this.maxSlots) return 0;
-      this.u32.push(this.u32[0]);
-      this.u8.push(this.u8[0]);
-      this.cls.push(0);
-      this.cw.push(0);
-      this.carved.push(0);
+      if (this.sab !== null) {
+        const need = (p + 1) * this.pageSize;
+        if (this.sab.byteLength < need) {
+          try {
+            this.sab.grow(need);
+          } catch {
+            return 0;
+          }
+        }
+        ci[SLOTS] = p + 1;
+        this.sync();
+      } else {
+        this.u32.push(this.u32[0]);
+        this.u8.push(this.u8[0]);
+        ci[SLOTS] = p + 1;
+      }
     }
-    const buf = new ArrayBuffer(this.pageSize);
-    this.u32[p] = new Uint32Array(buf);
-    this.u8[p] = new Uint8Array(buf);
-    this.count++;
+    if (this.sab === null) {
+      const buf = new ArrayBuffer(this.pageSize);
+      this.u32[p] = new Uint32Array(buf);
+      this.u8[p] = new Uint8Array(buf);
+    }
+    // A reused shared slot keeps its old bytes, as a reassigned page does:
+    // only carved chunks are ever read, and carving writes the header.
+    ci[POOL_COUNT]++;
     this.assign(p, c, chunkSize);
     return p;
   }
@@ -119,14 +200,24 @@ export class PagePool {
     this.carved[p] = 0;
   }
 
-  /** Frees page `p`; its memory goes back to the garbage collector. */
+  /** Frees page `p`; a private page's memory goes back to the garbage collector. */
   release(p: number): void {
-    this.u32[p] = this.u32[0];
-    this.u8[p] = this.u8[0];
+    if (this.sab === null) {
+      this.u32[p] = this.u32[0];
+      this.u8[p] = this.u8[0];
+    }
     this.cls[p] = 0;
     this.cw[p] = 0;
     this.carved[p] = 0;
-    this.count--;
-    this.freeSlots.push(p);
+    this.ci[POOL_COUNT]--;
+    this.freeSlots[this.ci[FREE_TOP]++] = p;
   }
 }
+
+function chunkBitsFor(pageSize: number): number {
+  return Math.ceil(Math.log2(pageSize / MIN_CHUNK));
+}
+
+// Module-local copies of the control words the pool owns (see chunk.ts on
+// why imported bindings are copied).
+const { SLOTS, POOL_COUNT, FREE_TOP } = CI;

@@ -23,7 +23,13 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { clampExp, itemBytes, readCas, writeCas } from "./chunk.ts";
+import {
+  clampExp,
+  itemBytes,
+  readCas,
+  setMetaBits,
+  writeCas,
+} from "./chunk.ts";
 import * as chunk from "./chunk.ts";
 import { setLimit, shrink } from "./evict.ts";
 import { flushAll, lookup, sweep } from "./expiry.ts";
@@ -32,7 +38,9 @@ import { isLinked, unlinkItem } from "./items.ts";
 import { policyHit, policyOldest, policyWalk } from "./policy.ts";
 import { scan } from "./scan.ts";
 import type { PagePool } from "./slabs.ts";
-import { createState, type StoreState } from "./state.ts";
+import { createState, nextCas, type StoreState } from "./state.ts";
+import { CI, ST, STATS_WORDS } from "./layout.ts";
+import { lockClass, releaseKey, unlockClass } from "./sync.ts";
 import {
   type ClassInfo,
   type Handle,
@@ -63,10 +71,10 @@ const {
 } = chunk;
 
 /** The {@link Store} over a {@link StoreState}; methods delegate to the modules. */
-class SlabStore implements Store {
+export class SlabStore implements Store {
   readonly clock: Clock;
-  readonly stats: StoreStats;
   readonly maxItemSize: number;
+  readonly shared: boolean;
   private readonly s: StoreState;
   // Copies of immutable state fields, for the one-line accessors below.
   private readonly pool: PagePool;
@@ -75,11 +83,11 @@ class SlabStore implements Store {
   /** Result record for restore calls that pass none (restore needs the handle). */
   private readonly scratch: StoreResult = newResult();
 
-  constructor(opts: StoreOptions) {
-    const s = createState(opts);
+  /** The store over state `s` (private, or one loop's view of a shared one). */
+  constructor(s: StoreState) {
     this.s = s;
     this.clock = s.clock;
-    this.stats = s.stats;
+    this.shared = s.shared;
     this.maxItemSize = s.maxItemSize;
     this.pool = s.pool;
     this.cb = s.cb;
@@ -88,6 +96,39 @@ class SlabStore implements Store {
 
   get limitBytes(): number {
     return this.s.limitBytes;
+  }
+
+  /** Sums every loop's counter block (a fresh record each call). */
+  get stats(): StoreStats {
+    const s = this.s;
+    const a = s.stAll;
+    let totalItems = 0;
+    let bytes = 0;
+    let evictions = 0;
+    let evictedUnfetched = 0;
+    let reclaimed = 0;
+    let expiredUnfetched = 0;
+    let slabReassigns = 0;
+    for (let o = 0; o < a.length; o += STATS_WORDS) {
+      totalItems += a[o + ST.TOTAL_ITEMS];
+      bytes += a[o + ST.BYTES];
+      evictions += a[o + ST.EVICTIONS];
+      evictedUnfetched += a[o + ST.EVICTED_UNFETCHED];
+      reclaimed += a[o + ST.RECLAIMED];
+      expiredUnfetched += a[o + ST.EXPIRED_UNFETCHED];
+      slabReassigns += a[o + ST.SLAB_REASSIGNS];
+    }
+    return {
+      currItems: s.ci[CI.ITEMS],
+      totalItems,
+      bytes,
+      evictions,
+      evictedUnfetched,
+      reclaimed,
+      expiredUnfetched,
+      totalMalloced: s.totalMalloced,
+      slabReassigns,
+    };
   }
 
   // ---- handle accessors ----
@@ -115,10 +156,13 @@ class SlabStore implements Store {
     return (this.u(h)[this.w(h) + META] >>> BITS_SHIFT) & BITS_MASK;
   }
   setBits(h: number, bits: number): void {
-    const u = this.u(h);
-    const w = this.w(h);
-    u[w + META] = (u[w + META] & ~(BITS_MASK << BITS_SHIFT)) |
-      ((bits & BITS_MASK) << BITS_SHIFT);
+    setMetaBits(
+      this.shared,
+      this.u(h),
+      this.w(h) + META,
+      BITS_MASK << BITS_SHIFT,
+      (bits & BITS_MASK) << BITS_SHIFT,
+    );
   }
   classOf(h: number): number {
     return this.pool.cls[h >>> this.cb];
@@ -149,7 +193,7 @@ class SlabStore implements Store {
     this.u(h)[this.w(h) + EXP] = clampExp(exp);
   }
   bumpCas(h: number): number {
-    const cas = ++this.s.casCounter;
+    const cas = nextCas(this.s);
     writeCas(this.u(h), this.w(h), cas);
     return cas;
   }
@@ -176,7 +220,10 @@ class SlabStore implements Store {
     const u = pool.u32[p];
     const w = (h & this.cm) * pool.cw[p];
     u[w + ATIME] = now;
-    u[w + META] |= FETCHED;
+    if ((u[w + META] & FETCHED) === 0) {
+      if (this.shared) Atomics.or(u, w + META, FETCHED);
+      else u[w + META] |= FETCHED;
+    }
     policyHit(s, h, pool.cls[p]);
     return h;
   }
@@ -269,12 +316,21 @@ class SlabStore implements Store {
       s.clock.now(),
     );
     if (h === 0) return Status.NotFound;
-    unlinkItem(s, h);
+    this.unlink(h);
     return Status.Deleted;
   }
 
   removeHandle(h: Handle): void {
-    if (isLinked(this.s, h)) unlinkItem(this.s, h);
+    if (isLinked(this.s, h)) this.unlink(h);
+  }
+
+  /** Unlinks `h` (its stripe held) under its class lock. */
+  private unlink(h: number): void {
+    const s = this.s;
+    const c = this.pool.cls[h >>> this.cb];
+    lockClass(s, c);
+    unlinkItem(s, h);
+    unlockClass(s, c);
   }
 
   incrDecr(
@@ -308,7 +364,13 @@ class SlabStore implements Store {
 
   lruWalk(cls: number, fn: (h: Handle) => boolean, maxLooked?: number): void {
     if (cls < 1 || cls > this.s.sc.count) return;
-    policyWalk(this.s, cls, fn, maxLooked);
+    // Items of a class leave it only under its lock: they stay readable.
+    lockClass(this.s, cls);
+    try {
+      policyWalk(this.s, cls, fn, maxLooked);
+    } finally {
+      unlockClass(this.s, cls);
+    }
   }
 
   scan(cursor: number, budget: number, visit: ScanVisitor): number {
@@ -341,21 +403,26 @@ class SlabStore implements Store {
     return out;
   }
 
-  release(): void {}
+  release(): void {
+    releaseKey(this.s);
+  }
 
   resetStats(): void {
-    const st = this.stats;
-    st.totalItems = 0;
-    st.evictions = 0;
-    st.reclaimed = 0;
-    st.expiredUnfetched = 0;
-    st.evictedUnfetched = 0;
-    st.slabReassigns = 0;
+    // Every loop's block: another loop counting meanwhile may keep one.
+    const a = this.s.stAll;
+    for (let o = 0; o < a.length; o += STATS_WORDS) {
+      a[o + ST.TOTAL_ITEMS] = 0;
+      a[o + ST.EVICTIONS] = 0;
+      a[o + ST.RECLAIMED] = 0;
+      a[o + ST.EXPIRED_UNFETCHED] = 0;
+      a[o + ST.EVICTED_UNFETCHED] = 0;
+      a[o + ST.SLAB_REASSIGNS] = 0;
+    }
     this.s.evicted.fill(0);
   }
 }
 
 /** Creates an item store with the given memory limit, item size limit and clock. */
 export function createStore(opts: StoreOptions): Store {
-  return new SlabStore(opts);
+  return new SlabStore(createState(opts));
 }

@@ -201,6 +201,12 @@ export interface StoreOptions {
  */
 export interface Store {
   readonly clock: Clock;
+  /**
+   * True when other event loops share this store (`-t N`): a handle and
+   * the bytes behind it are this loop's only until {@link release}, so a
+   * reply must copy values rather than send them from the pages later.
+   */
+  readonly shared: boolean;
   readonly stats: StoreStats;
   readonly limitBytes: number;
   readonly maxItemSize: number;

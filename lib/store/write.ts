@@ -6,6 +6,10 @@
  * (no allocation, no relinking); otherwise a new chunk is allocated while the
  * old item is pinned (so eviction cannot take it mid-copy), filled, and
  * swapped in for the old item.
+ *
+ * Locks (shared stores, see sync.ts): `lookup` takes the key's stripe;
+ * anything that touches a class's lists or counters takes its class lock,
+ * from allocation until the new item is linked.
  * @module
  */
 
@@ -23,7 +27,9 @@ import { hashBytes } from "./hash.ts";
 import { linkItem, unlinkItem } from "./items.ts";
 import { applyDelta, parseU64 } from "./numeric.ts";
 import { policyHit } from "./policy.ts";
-import { type StoreState, u32Of, wordOf } from "./state.ts";
+import { ST } from "./layout.ts";
+import { nextCas, raiseCas, type StoreState, u32Of, wordOf } from "./state.ts";
+import { lockClass, unlockClass } from "./sync.ts";
 import { Mode, RESTORE_CAS_MAX, Status, type StoreResult } from "./types.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
@@ -42,6 +48,14 @@ export function fits(
 ): boolean {
   return keyLen + valueLen + OVERHEAD + (flags !== 0 ? 4 : 0) <=
     s.maxItemSize;
+}
+
+/** Unlinks item `h`, whose stripe is held, under its class lock. */
+function unlinkLocked(s: StoreState, h: number): void {
+  const c = s.pool.cls[h >>> s.cb];
+  lockClass(s, c);
+  unlinkItem(s, h);
+  unlockClass(s, c);
 }
 
 /** Byte offset of item `h`'s value in its page. */
@@ -69,7 +83,7 @@ export function storeItem(
   const hv = hashBytes(key, kStart, kLen);
   let h = lookup(s, key, kStart, kLen, hv, now);
   if (!fits(s, kLen, vLen, flags)) {
-    if (mode === Mode.Set && h !== 0) unlinkItem(s, h);
+    if (mode === Mode.Set && h !== 0) unlinkLocked(s, h);
     return Status.TooLarge;
   }
   let oldLen = 0;
@@ -101,7 +115,8 @@ export function storeItem(
   const c = s.sc.classFor(HDR + kLen + newLen);
   const pool = s.pool;
   if (h !== 0 && pool.cls[h >>> s.cb] === c) {
-    const casv = ++s.casCounter;
+    lockClass(s, c);
+    const casv = nextCas(s);
     // Rewrite in place: same chunk, no allocation.
     const p = h >>> s.cb;
     const u = pool.u32[p];
@@ -116,14 +131,15 @@ export function storeItem(
     } else {
       copyBytes(u8, vo, value, vStart, vLen);
     }
-    const st = s.stats;
+    const st = s.st;
     const before = itemBytes(u, w);
-    st.totalItems++;
+    st[ST.TOTAL_ITEMS]++;
     writeHeader(u, w, kLen, newLen, flags, exp, now, casv);
     const grew = itemBytes(u, w) - before;
-    st.bytes += grew;
+    st[ST.BYTES] += grew;
     s.requested[c] += grew;
     policyHit(s, h, c);
+    unlockClass(s, c);
     if (r !== undefined) {
       r.cas = casv;
       r.handle = h;
@@ -131,14 +147,18 @@ export function storeItem(
     return Status.Stored;
   }
   if (h !== 0 && mode === Mode.Set) {
-    unlinkItem(s, h);
+    unlinkLocked(s, h);
     h = 0;
   }
   s.pin = h;
+  lockClass(s, c);
   const nh = alloc(s, c);
   s.pin = 0;
-  if (nh === 0) return Status.NoMemory;
-  const casv = ++s.casCounter;
+  if (nh === 0) {
+    unlockClass(s, c);
+    return Status.NoMemory;
+  }
+  const casv = nextCas(s);
   const p = nh >>> s.cb;
   const u = pool.u32[p];
   const w = (nh & s.cm) * pool.cw[p];
@@ -160,8 +180,11 @@ export function storeItem(
   } else {
     copyBytes(u8, vo, value, vStart, vLen);
   }
-  if (h !== 0) unlinkItem(s, h);
+  // The new version goes in before the old one leaves: both hold the key
+  // for a moment, unseen, as the key's stripe is held.
   linkItem(s, nh, c, hv);
+  unlockClass(s, c);
+  if (h !== 0) unlinkLocked(s, h);
   if (r !== undefined) {
     r.cas = casv;
     r.handle = nh;
@@ -205,7 +228,7 @@ export function restoreItem(
   const h = r.handle;
   writeCas(u32Of(s, h), wordOf(s, h), cas);
   r.cas = cas;
-  if (cas > s.casCounter) s.casCounter = cas;
+  raiseCas(s, cas);
   return st;
 }
 
@@ -235,29 +258,37 @@ export function incrDecr(
     // Needs a bigger chunk: allocate a new item, then drop the old one.
     const c = s.sc.classFor(HDR + len + rl);
     s.pin = h;
+    lockClass(s, c);
     const nh = alloc(s, c);
     s.pin = 0;
-    if (nh === 0) return Status.NoMemory;
-    const casv = ++s.casCounter;
+    if (nh === 0) {
+      unlockClass(s, c);
+      return Status.NoMemory;
+    }
+    const casv = nextCas(s);
     const u = u32Of(s, nh);
     const w = wordOf(s, nh);
     const ou = u32Of(s, h);
     const ow = wordOf(s, h);
     writeHeader(u, w, len, rl, ou[ow + FLAGS], ou[ow + EXP], now, casv);
     copyBytes(pool.u8[nh >>> s.cb], (w << 2) + HDR, key, start, len);
-    unlinkItem(s, h);
     linkItem(s, nh, c, hv);
+    unlockClass(s, c);
+    unlinkLocked(s, h);
     // memcached links a new item here, so total_items counts it.
     target = nh;
   } else {
     const u = u32Of(s, h);
     const w = wordOf(s, h);
     if (rl > oldLen) {
-      s.stats.bytes += rl - oldLen;
-      s.requested[s.pool.cls[h >>> s.cb]] += rl - oldLen;
+      const c = s.pool.cls[h >>> s.cb];
+      lockClass(s, c);
+      s.st[ST.BYTES] += rl - oldLen;
+      s.requested[c] += rl - oldLen;
       u[w + VLEN] = rl;
+      unlockClass(s, c);
     }
-    writeCas(u, w, ++s.casCounter);
+    writeCas(u, w, nextCas(s));
   }
   const u8 = pool.u8[target >>> s.cb];
   const vo = valueOffset(s, target);

@@ -1,0 +1,28 @@
+/**
+ * The command line `deno task start` runs, rebuilt from deno.json's `start`
+ * task, so that the benchmarks start denocached the way a user does (same
+ * permissions and V8 flags) and follow the task when it changes.
+ * @module
+ */
+
+import { shQuote } from "./procs.ts";
+
+const REPO_DIR = new URL("..", import.meta.url).pathname;
+
+/**
+ * deno.json's `start` task as a shell command line for `mainTs`: the
+ * leading `deno` becomes this Deno's path and `main.ts` becomes `mainTs`.
+ */
+export function startCommand(mainTs = `${REPO_DIR}main.ts`): string {
+  const cfg = JSON.parse(
+    Deno.readTextFileSync(`${REPO_DIR}deno.json`),
+  ) as { tasks: Record<string, string> };
+  const words = cfg.tasks.start.split(/\s+/);
+  return words.map((w, i) =>
+    i === 0 && w === "deno"
+      ? shQuote(Deno.execPath())
+      : w === "main.ts"
+      ? shQuote(mainTs)
+      : w
+  ).join(" ");
+}
