@@ -189,7 +189,8 @@ for (const n of [2, 4]) {
         const r = await stats(port);
         assertEquals(num(r, "cmd_set"), 0);
         assertEquals(num(r, "cmd_get"), 0);
-        assertEquals(num(r, "curr_connections"), 33);
+        // The 32 held, this one, and maybe the last one still closing.
+        assert(num(r, "curr_connections") >= 33);
         await closeAll(conns);
       }),
   });

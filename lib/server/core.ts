@@ -317,6 +317,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       ctx.conns.set(id, c.info);
       counters.curr_connections++;
       counters.total_connections++;
+      if (shared !== undefined) publishCounters(counters); // per connection
       if (ctx.verbose > 1) console.error(`<${id} ${NEW_CONN[config.protocol]}`);
       served++;
       if (config.single && served === 1) events.stopAccepting();
