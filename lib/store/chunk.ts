@@ -140,6 +140,29 @@ export function setMetaBits(
   }
 }
 
+/**
+ * Rewrites the header of a linked item in place (same key): as
+ * {@link writeHeader}, its client bits cleared, leaving the policy bits to
+ * whoever holds the class lock meanwhile (see {@link setMetaBits}).
+ */
+export function rewriteHeader(
+  shared: boolean,
+  u: Uint32Array,
+  w: number,
+  vLen: number,
+  flags: number,
+  exp: number,
+  now: number,
+  cas: number,
+): void {
+  u[w + VLEN] = vLen;
+  u[w + FLAGS] = flags;
+  u[w + EXP] = clampExp(exp);
+  u[w + ATIME] = now;
+  setMetaBits(shared, u, w + META, BITS_MASK << BITS_SHIFT, LINKED);
+  writeCas(u, w, cas);
+}
+
 /** Copies `len` bytes without allocating for short ranges. */
 export function copyBytes(
   dst: Uint8Array,

@@ -15,8 +15,8 @@
 
 import {
   copyBytes,
-  itemBytes,
   readCas,
+  rewriteHeader,
   writeCas,
   writeHeader,
 } from "./chunk.ts";
@@ -115,9 +115,9 @@ export function storeItem(
   const c = s.sc.classFor(HDR + kLen + newLen);
   const pool = s.pool;
   if (h !== 0 && pool.cls[h >>> s.cb] === c) {
-    lockClass(s, c);
     const casv = nextCas(s);
-    // Rewrite in place: same chunk, no allocation.
+    // Rewrite in place: same chunk, no allocation, and only the key's
+    // stripe held unless the class's byte count changes.
     const p = h >>> s.cb;
     const u = pool.u32[p];
     const w = (h & s.cm) * pool.cw[p];
@@ -132,14 +132,17 @@ export function storeItem(
       copyBytes(u8, vo, value, vStart, vLen);
     }
     const st = s.st;
-    const before = itemBytes(u, w);
+    const grew = newLen - u[w + VLEN] +
+      (flags !== 0 ? 4 : 0) - (u[w + FLAGS] !== 0 ? 4 : 0);
     st[ST.TOTAL_ITEMS]++;
-    writeHeader(u, w, kLen, newLen, flags, exp, now, casv);
-    const grew = itemBytes(u, w) - before;
-    st[ST.BYTES] += grew;
-    s.requested[c] += grew;
+    rewriteHeader(s.shared, u, w, newLen, flags, exp, now, casv);
+    if (grew !== 0) {
+      st[ST.BYTES] += grew;
+      lockClass(s, c);
+      s.requested[c] += grew;
+      unlockClass(s, c);
+    }
     policyHit(s, h, c);
-    unlockClass(s, c);
     if (r !== undefined) {
       r.cas = casv;
       r.handle = h;
