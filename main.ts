@@ -119,7 +119,22 @@ async function main(args: string[]): Promise<number> {
     return 71; // EX_OSERR, as memcached
   }
   if (fd.note) console.error(`denocached: ${fd.note}`);
-  let server;
+  let server: Awaited<ReturnType<typeof startServers>> | undefined;
+  // Registered before the server starts: with -t N the loops accept while
+  // the main thread still awaits their `ready`, and a SIGTERM then must
+  // stop the server, not kill the process.
+  let stopEarly = false;
+  const stop = () => server ? void server.close() : (stopEarly = true);
+  const ignore = () => {};
+  const listeners: [Deno.Signal, () => void][] = [
+    ["SIGINT", stop],
+    ["SIGTERM", stop],
+    ["SIGUSR1", stop],
+    // Registered so the default action (terminate) never runs.
+    ["SIGHUP", ignore],
+    ["SIGPIPE", ignore],
+  ];
+  for (const [sig, fn] of listeners) listen(sig, fn);
   try {
     // -t N: the loops load this very file (the bundle is one file too).
     server = await startServers(cli.config, extras.hooks, {
@@ -171,17 +186,7 @@ async function main(args: string[]): Promise<number> {
     if (err !== null) console.error(`denocached: ${err}`);
   }
   extras.started(server);
-  const stop = () => void server.close();
-  const ignore = () => {};
-  const listeners: [Deno.Signal, () => void][] = [
-    ["SIGINT", stop],
-    ["SIGTERM", stop],
-    ["SIGUSR1", stop],
-    // Registered so the default action (terminate) never runs.
-    ["SIGHUP", ignore],
-    ["SIGPIPE", ignore],
-  ];
-  for (const [sig, fn] of listeners) listen(sig, fn);
+  if (stopEarly) void server.close();
   if (cli.config.verbose > 0) {
     console.error(
       `denocached listening on ${
