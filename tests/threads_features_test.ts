@@ -186,3 +186,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "-t 2 --io=portable: one line on stderr, one loop",
+  async fn() {
+    const s = await start(["--io=portable"]);
+    try {
+      const st = await ask("127.0.0.1", s.port, "stats\r\n");
+      nodeAssert.match(st, /STAT threads 1\r\n/);
+      nodeAssert.match(
+        s.p.stderr(),
+        /-t 2 needs the epoll transport \(--io=portable\); running 1 loop/,
+      );
+    } finally {
+      await stop(s.p);
+    }
+  },
+});

@@ -76,9 +76,15 @@ export function clusterUnavailable(
   opts: ClusterOptions,
 ): string | null {
   const n = config.threads;
-  if (config.io === "portable") return `-t ${n} needs --io=epoll or auto`;
   const why = epollUnavailableReason();
   if (why !== null) return `-t ${n} needs the epoll transport (epoll ${why})`;
+  const list = config.port >= 0 ? parseListen(config.listen, config.port) : [];
+  const tlsOnly = config.tls !== null && config.tls.port === null;
+  const plain = typeof list === "string" ||
+    list.some((a) => !tlsOnly || a.notls);
+  if (!plain && !config.unixSocket) {
+    return `-t ${n}: every listener is TLS, which the main thread serves`;
+  }
   const url = new URL(opts.workerUrl);
   if (
     url.protocol === "file:" &&
@@ -150,7 +156,31 @@ export async function startCluster(
   const workers: Worker[] = [];
   let unixFd: number | null = null;
   let tlsPort = 0;
+  let started = false;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  // Declared before the first await: a loop's `shutdown` or `single`
+  // (--single's first client may come while the others start) can call
+  // close() before startCluster returns.
+  const waitingDrain = new Map<Worker, () => void>();
+  function drained(w: Worker): void {
+    waitingDrain.get(w)?.();
+  }
+  function post(m: LoopCommand): void {
+    for (const w of workers) w.postMessage(m);
+  }
+  function stopAccepting(): void {
+    post({ type: "stop-accepting" });
+    for (const p of portable) p.close();
+  }
+  /** Loops not yet ready: told when the server gives up on them. */
+  const starting = new Set<(why: string | null) => void>();
+  let libcOpen = true;
+  const closeLibc = () => {
+    if (libcOpen) libc.close();
+    libcOpen = false;
+  };
   const cleanup = () => {
+    for (const r of starting) r("stopped while starting");
     for (const w of workers) w.terminate();
     for (const fd of reserved.splice(0)) s.close(fd);
     for (const l of opened) closeQuietly(l);
@@ -213,17 +243,27 @@ export async function startCluster(
     if (bad) throw new Error(bad);
   } catch (e) {
     cleanup();
-    libc.close();
+    closeLibc();
     throw e;
   }
   // Every loop has bound its own socket: the reservations can go (a bound
   // socket takes no connections, but keeping it would pin the port).
   for (const fd of reserved.splice(0)) s.close(fd);
-  for (const l of opened) {
-    const name = `tcp:${
-      hostPort((l.addr as Deno.NetAddr).hostname, (l.addr as Deno.NetAddr).port)
-    }`;
-    portable.push(servePortable(core, l, tcpAddr, name));
+  started = true;
+  if (stopping === null) {
+    for (const l of opened) {
+      const a = l.addr as Deno.NetAddr;
+      portable.push(
+        servePortable(core, l, tcpAddr, `tcp:${hostPort(a.hostname, a.port)}`),
+      );
+    }
+    timer = setInterval(() => {
+      ctx.tick();
+      ctx.background!(sweepTask(ctx.store, SWEEP_BUDGET));
+      core.everySecond();
+      ctx.store.release();
+      publishCounters(counters);
+    }, 1000);
   }
 
   /** Starts loop `init.loopId`; resolves null once ready, or the error. */
@@ -233,11 +273,16 @@ export async function startCluster(
       name: LOOP_WORKER_NAME,
     });
     workers.push(w);
-    return new Promise((resolve) => {
+    return new Promise((done) => {
+      const resolve = (why: string | null) => {
+        starting.delete(resolve);
+        done(why);
+      };
+      starting.add(resolve);
       w.onerror = (e) => {
         e.preventDefault();
         resolve(`loop ${init.loopId}: ${e.message}`);
-        later();
+        if (started) later(); // a loop died: stop the whole server
       };
       w.onmessage = (e: MessageEvent<LoopReport>) => {
         const m = e.data;
@@ -250,26 +295,6 @@ export async function startCluster(
       w.postMessage(init);
     });
   }
-
-  const waitingDrain = new Map<Worker, () => void>();
-  function drained(w: Worker): void {
-    waitingDrain.get(w)?.();
-  }
-  function post(m: LoopCommand): void {
-    for (const w of workers) w.postMessage(m);
-  }
-  function stopAccepting(): void {
-    post({ type: "stop-accepting" });
-    for (const p of portable) p.close();
-  }
-
-  const timer = setInterval(() => {
-    ctx.tick();
-    ctx.background!(sweepTask(ctx.store, SWEEP_BUDGET));
-    core.everySecond();
-    ctx.store.release();
-    publishCounters(counters);
-  }, 1000);
 
   function close(): Promise<void> {
     if (stopping) return stopping;
@@ -293,7 +318,7 @@ export async function startCluster(
       core.closeAll();
       await Promise.allSettled(portable.map((p) => p.done));
       cleanup();
-      libc.close();
+      closeLibc();
       if (hooks.onClose) {
         try {
           await hooks.onClose(ctx);

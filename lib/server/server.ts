@@ -102,7 +102,11 @@ export async function startServers(
   opts: ClusterOptions = { workerUrl: LOOP_WORKER_URL },
 ): Promise<Server> {
   if (config.threads <= 1) return startServer(config, hooks);
-  const why = clusterUnavailable(config, opts);
+  const why = resolveIo(config) !== "epoll"
+    ? `-t ${config.threads} needs the epoll transport (${
+      config.io === "portable" ? "--io=portable" : autoFallbackReason(config)
+    })`
+    : clusterUnavailable(config, opts);
   if (why === null) return await startCluster(config, hooks, opts);
   console.error(`denocached: ${why}; running 1 loop`);
   config.threads = 1;
