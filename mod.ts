@@ -21,6 +21,7 @@ import {
 import { attachMetrics } from "./lib/metrics/hooks.ts";
 import { DEFAULT_METRICS_CONNECTIONS } from "./lib/metrics/limits.ts";
 import type { Context } from "./lib/protocol/context.ts";
+import { totalCounters } from "./lib/protocol/shared_counters.ts";
 
 export type { Clock, ManualClock } from "./lib/clock.ts";
 export { manualClock } from "./lib/clock.ts";
@@ -161,11 +162,21 @@ export async function startServer(
   return {
     port: s.port,
     hostname: s.hostname,
-    ctx: s.ctx,
+    ctx: config.threads > 1 ? summed(s.ctx) : s.ctx,
     metricsPort: metrics?.server()?.port ?? 0,
     close: () => s.close(),
     [Symbol.asyncDispose]: () => s.close(),
   };
+}
+
+/**
+ * With several loops: the main thread's context whose `counters` reads the
+ * sum over every loop (each loop counts only its own clients).
+ */
+function summed(ctx: Context): Context {
+  return Object.create(ctx, {
+    counters: { get: () => totalCounters(ctx.counters) },
+  });
 }
 
 function configFrom(opts: ServerOptions): Config {
