@@ -188,7 +188,9 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     close,
     stage: (c, n) => mem.stage(c, n),
   };
-  let nextId = 1;
+  // -t N: ids stay unique across loops in -vv logs (loop L counts from
+  // L * 1e6 + 1; memcached's ids are fds, unique per process).
+  let nextId = shared !== undefined ? shared.id * 1_000_000 + 1 : 1;
   let served = 0;
   let stopping = false;
   let waiters: (() => void)[] = [];
