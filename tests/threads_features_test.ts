@@ -262,3 +262,45 @@ Deno.test({
     }
   },
 });
+
+/** `n` clients send `line` at once; each one's reply line. */
+async function burst(port: number, line: string, n: number): Promise<string[]> {
+  const conns = await Promise.all(Array.from({ length: n }, () => raw(port)));
+  await Promise.all(conns.map((c) => c.send(line)));
+  const out = await Promise.all(conns.map((c) => c.until("\r\n")));
+  for (const c of conns) c.close();
+  await settle(30);
+  return out;
+}
+
+Deno.test({
+  name: "-t 4: stampede across loops: one W, every other client Z",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const port = freePort();
+    const p = await spawnMain(PERMS, ["-p", String(port), "-t", "4"], port);
+    const count = (rs: string[], re: RegExp) =>
+      rs.filter((r) => re.test(r)).length;
+    try {
+      for (let round = 0; round < 5; round++) {
+        const key = `hot${round}`;
+        const miss = await burst(port, `mg ${key} v N30\r\n`, 40);
+        nodeAssert.equal(count(miss, / W\r\n$/), 1, miss.join(""));
+        nodeAssert.equal(count(miss, / Z\r\n$/), 39, miss.join(""));
+        nodeAssert.equal(
+          await ask("127.0.0.1", port, `ms ${key} 3 T60\r\nnew\r\n`, "\r\n"),
+          "HD\r\n",
+        );
+        nodeAssert.equal(
+          await ask("127.0.0.1", port, `md ${key} I\r\n`, "\r\n"),
+          "HD\r\n",
+        );
+        const stale = await burst(port, `mg ${key}\r\n`, 40);
+        nodeAssert.equal(count(stale, /^HD X W\r\n$/), 1, stale.join(""));
+        nodeAssert.equal(count(stale, /^HD Z X\r\n$/), 39, stale.join(""));
+      }
+    } finally {
+      await stop(p);
+    }
+  },
+});
