@@ -1,116 +1,31 @@
 /**
  * `-t N` event loops through real sockets: connections spread over the
  * loops, `stats` sums exact across loops, `curr_connections` and `-c`
- * counted across loops, SIGTERM and `--single` stop every loop, the bundle
- * runs its loops from another directory, the one-loop fallback, and the
- * cross-loop store races (set/get, incr, cas, add).
- *
- * The cross-loop store tests need the shared store (lib/store/shared.ts).
- * While that file is still the step-0 stub (each loop a private store) they
- * are ignored; {@link SHARED_STORE_READY} turns them on by itself.
+ * counted across loops, SIGTERM, `shutdown` and `--single` stop every
+ * loop, the unix socket shared, the bundle runs its loops from another
+ * directory, the one-loop fallback, and `startServer({ threads })`.
+ * Cross-loop store races: threads_store_test.ts.
  * @module
  */
 
-import nodeAssert from "node:assert/strict";
-
-function assert(v: unknown, msg = ""): asserts v {
-  nodeAssert.ok(v, msg);
-}
-function assertEquals<T>(a: T, b: T, msg = ""): void {
-  nodeAssert.deepStrictEqual(a, b, msg);
-}
-function assertMatch(s: string, r: RegExp): void {
-  nodeAssert.match(s, r);
-}
 import { ask, freePort, type Raw, raw, settle, skip } from "./_helpers.ts";
-import {
-  DENO,
-  MAIN,
-  type Proc,
-  ROOT,
-  spawnMain,
-  spawnServer,
-} from "./_proc.ts";
-import { epollUnavailableReason } from "../lib/server/ffi/backend.ts";
+import { DENO, MAIN, ROOT, spawnMain, spawnServer } from "./_proc.ts";
 import { startServer } from "../mod.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  busyLoops,
+  closeAll,
+  NO_EPOLL,
+  num,
+  openMany,
+  PERMS,
+  stats,
+  withLoops,
+} from "./_threads.ts";
 
-/** The shared store has replaced the stub that gives each loop its own. */
-const SHARED_STORE_READY = !Deno.readTextFileSync(
-  `${ROOT}/lib/store/shared.ts`,
-).includes("STUB");
-const NO_EPOLL = epollUnavailableReason();
 if (NO_EPOLL) skip(`threads tests: epoll ${NO_EPOLL}`);
-if (!SHARED_STORE_READY) {
-  console.log(
-    "threads tests: cross-loop store tests ignored (shared store stub)",
-  );
-}
-const PERMS = ["--allow-net", "--allow-ffi", "--allow-read", "--allow-write"];
-
-/** `stats [sub]` as a name → value map. */
-async function stats(port: number, sub = ""): Promise<Map<string, string>> {
-  const text = await ask("127.0.0.1", port, `stats${sub ? " " + sub : ""}\r\n`);
-  const m = new Map<string, string>();
-  for (const l of text.split("\r\n")) {
-    const p = l.split(" ");
-    if (p[0] === "STAT") m.set(p[1], p.slice(2).join(" "));
-  }
-  return m;
-}
-const num = (m: Map<string, string>, k: string) => Number(m.get(k));
-
-/** Loops (of `stats loops`) with at least one open connection. */
-async function busyLoops(port: number): Promise<number[]> {
-  const m = await stats(port, "loops");
-  const per: number[] = [];
-  for (const [k, v] of m) {
-    const r = /^loop_(\d+):curr_connections$/.exec(k);
-    if (r) per[Number(r[1])] = Number(v);
-  }
-  return per;
-}
-
-/** Opens `n` connections in bursts of 8, each checked with `version`. */
-async function openMany(port: number, n: number): Promise<Raw[]> {
-  const out: Raw[] = [];
-  for (let i = 0; i < n; i += 8) {
-    const burst = await Promise.all(
-      Array.from({ length: Math.min(8, n - i) }, () => raw(port)),
-    );
-    await Promise.all(burst.map(async (c) => {
-      await c.send("version\r\n");
-      assertMatch(await c.until("\r\n"), /^VERSION /);
-    }));
-    out.push(...burst);
-  }
-  return out;
-}
-
-async function closeAll(conns: Raw[]): Promise<void> {
-  for (const c of conns) c.close();
-  await settle(50);
-}
-
-async function withLoops(
-  n: number,
-  flags: string[],
-  fn: (port: number, p: Proc) => Promise<void>,
-): Promise<void> {
-  const port = freePort();
-  const p = await spawnMain(PERMS, [
-    "-p",
-    String(port),
-    "-t",
-    String(n),
-    ...flags,
-  ], port);
-  try {
-    await fn(port, p);
-  } finally {
-    const st = await p.stop("SIGTERM");
-    assertEquals(st.code, 0, p.stderr());
-  }
-}
 
 for (const n of [2, 4]) {
   Deno.test({
@@ -387,87 +302,4 @@ Deno.test({
     assert(per.slice(1).filter((c) => c > 0).length >= 2, `${per}`);
     await closeAll(conns);
   },
-});
-
-// ---- cross-loop store: need the shared store --------------------------
-
-const storeTest = (name: string, fn: (port: number) => Promise<void>) =>
-  Deno.test({
-    name: `-t 4: ${name}`,
-    ignore: NO_EPOLL !== null || !SHARED_STORE_READY,
-    fn: () => withLoops(4, [], fn),
-  });
-
-storeTest(
-  "a key set on one connection is seen on every other",
-  async (port) => {
-    const a = await raw(port);
-    await a.send("set shared 5 0 5\r\nhello\r\n");
-    assertEquals(await a.until("\r\n"), "STORED\r\n");
-    const conns = await openMany(port, 24);
-    await Promise.all(conns.map(async (c) => {
-      await c.send("get shared\r\n");
-      assertEquals(
-        await c.until("END\r\n"),
-        "VALUE shared 5 5\r\nhello\r\nEND\r\n",
-      );
-    }));
-    await closeAll([a, ...conns]);
-  },
-);
-
-storeTest("incr races from many loops end exact", async (port) => {
-  const conns = await openMany(port, 16);
-  await ask("127.0.0.1", port, "set ctr 0 0 1\r\n0\r\n", "STORED\r\n");
-  const PER = 200;
-  await Promise.all(conns.map(async (c) => {
-    await c.send("incr ctr 1\r\n".repeat(PER) + "mn\r\n");
-    await c.until("MN\r\n", 20_000);
-  }));
-  assertEquals(
-    await ask("127.0.0.1", port, "get ctr\r\n"),
-    `VALUE ctr 0 ${String(16 * PER).length}\r\n${16 * PER}\r\nEND\r\n`,
-  );
-  await closeAll(conns);
-});
-
-storeTest("cas: exactly one winner per round", async (port) => {
-  const conns = await openMany(port, 12);
-  for (let round = 0; round < 10; round++) {
-    await ask(
-      "127.0.0.1",
-      port,
-      `set c 0 0 1\r\n${round % 10}\r\n`,
-      "STORED\r\n",
-    );
-    const g = await ask("127.0.0.1", port, "gets c\r\n");
-    const cas = g.split("\r\n")[0].split(" ")[4];
-    const replies = await Promise.all(conns.map(async (c, i) => {
-      await c.send(`cas c 0 0 2 ${cas}\r\n${String(i).padStart(2, "0")}\r\n`);
-      return await c.until("\r\n");
-    }));
-    assertEquals(
-      replies.filter((r) => r === "STORED\r\n").length,
-      1,
-      `${replies}`,
-    );
-    assertEquals(replies.filter((r) => r === "EXISTS\r\n").length, 11);
-  }
-  await closeAll(conns);
-});
-
-storeTest("add: exactly one STORED", async (port) => {
-  const conns = await openMany(port, 16);
-  for (let round = 0; round < 10; round++) {
-    const replies = await Promise.all(conns.map(async (c) => {
-      await c.send(`add a${round} 0 0 1\r\nx\r\n`);
-      return await c.until("\r\n");
-    }));
-    assertEquals(
-      replies.filter((r) => r === "STORED\r\n").length,
-      1,
-      `${replies}`,
-    );
-  }
-  await closeAll(conns);
 });
