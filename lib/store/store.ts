@@ -41,6 +41,7 @@ import type { PagePool } from "./slabs.ts";
 import { createState, nextCas, type StoreState } from "./state.ts";
 import { CI, ST, STATS_WORDS } from "./layout.ts";
 import { lockClass, releaseKey, unlockClass } from "./sync.ts";
+import { hold, unhold } from "./holds.ts";
 import {
   type ClassInfo,
   type Handle,
@@ -405,6 +406,14 @@ export class SlabStore implements Store {
 
   release(): void {
     releaseKey(this.s);
+  }
+
+  hold(h: Handle): void {
+    hold(this.s, h);
+  }
+
+  unhold(h: Handle): void {
+    unhold(this.s, h);
   }
 
   resetStats(): void {
