@@ -40,7 +40,7 @@ import { scan } from "./scan.ts";
 import type { PagePool } from "./slabs.ts";
 import { createState, nextCas, type StoreState } from "./state.ts";
 import { CI, ST, STATS_WORDS } from "./layout.ts";
-import { lockClass, releaseKey, unlockClass } from "./sync.ts";
+import { lockClass, releaseKey, syncViews, unlockClass } from "./sync.ts";
 import { hold, unhold } from "./holds.ts";
 import {
   type ClassInfo,
@@ -380,6 +380,7 @@ export class SlabStore implements Store {
 
   classes(): ClassInfo[] {
     const s = this.s;
+    if (s.shared) syncViews(s); // pages other loops added since
     const out: ClassInfo[] = [];
     const now = s.clock.now();
     for (let c = 1; c <= s.sc.count; c++) {
