@@ -5,7 +5,7 @@
  * (meta) or Enomem (binary) and its bytes swallowed, the connection then
  * goes on; `stats` reports the budget in memcached's rows; large values
  * sent by reference arrive byte for byte (text, meta, binary), and a value
- * rewritten while a slow client reads it is never delivered mixed.
+ * rewritten while a slow client reads it is delivered whole, as queued.
  * @module
  */
 
@@ -148,7 +148,7 @@ ioTest("budget: large values by reference arrive intact", async (io) => {
 });
 
 ioTest(
-  "budget: a value rewritten mid-send is never delivered mixed",
+  "budget: a value rewritten mid-send is delivered whole, as it was queued",
   async (io) => {
     const srv = await spawnServer(["-m", "256", "-I", "16m"], { io });
     if (!srv) return void skip("cannot start server");
@@ -176,7 +176,7 @@ ioTest(
         if (k === null) break;
         parts.push(buf.slice(0, k));
         total += k;
-        if (total >= n + 30) break;
+        if (total >= `VALUE v 0 ${n}\r\n`.length + n + 7) break; // + END
       }
       const all = new Uint8Array(total);
       let off = 0;
@@ -187,14 +187,12 @@ ioTest(
       const text = new TextDecoder().decode(all);
       const head = `VALUE v 0 ${n}\r\n`;
       const body = text.slice(head.length, head.length + n);
-      if (text.endsWith("\r\nEND\r\n")) {
-        // Delivered whole: then all of one value.
-        assert.ok(body === a || body === b, "whole reply mixes two values");
-      } else {
-        // Cut short: the connection was closed; what came is one value's.
-        assert.ok(/^(a*|b*)$/.test(body), "mixed bytes");
-        console.log(`rewritten mid-send: closed after ${total} bytes`);
-      }
+      // The reply holds the value it was queued with (memcached's item
+      // reference): delivered whole, all of the old value.
+      assert.ok(text.endsWith("\r\nEND\r\n"), `cut after ${total} bytes`);
+      assert.ok(body === a, "the reply is not the value it was queued with");
+      await w.send("mg v s\r\n");
+      assert.equal(await w.until("\r\n"), `HD s${n}\r\n`);
     } finally {
       reader.close();
       w?.close();

@@ -169,15 +169,12 @@ ioTest(
       const writers = await clients(s.port, 2);
       const readers = await clients(s.port, 4);
       try {
-        // Below REF_MIN (64 KiB): a one-loop server sends larger values from
-        // the pages and disconnects a reader whose value is rewritten before
-        // it is sent (see lib/server/sendout.ts), which this race would hit.
-        const SIZE = 60_000;
+        const SIZE = 200_000; // past REF_MIN: sent from the pages, held
         let stop = false;
         const write = writers.map(async (c, i) => {
           for (let k = 0; !stop && k < 60; k++) {
             const ch = String.fromCharCode(97 + ((k * 2 + i) % 26));
-            const n = SIZE - (k % 3) * 15_000;
+            const n = SIZE - (k % 3) * 50_000;
             assert.equal(
               await script(c, `set big 0 0 ${n}\r\n${ch.repeat(n)}\r\n`),
               "STORED\r\n",

@@ -33,6 +33,14 @@ export interface OutBuf {
   refCas: number[];
   /** Bytes referenced in total (pending output beside `len`). */
   refBytes: number;
+  /** Keeps referenced items' bytes in place until sent (the store). */
+  holder: Holder | null;
+}
+
+/** What keeps a referenced value's bytes as they were (Store.hold). */
+export interface Holder {
+  hold(h: number): void;
+  unhold(h: number): void;
 }
 
 /** Creates an empty buffer with `capacity` bytes reserved. */
@@ -49,6 +57,7 @@ export function createOutBuf(capacity = 16 * 1024): OutBuf {
     refHandle: [],
     refCas: [],
     refBytes: 0,
+    holder: null,
   };
 }
 
@@ -79,6 +88,7 @@ export function putStored(
   o.refHandle[i] = handle;
   o.refCas[i] = cas;
   o.refBytes += n;
+  o.holder?.hold(handle);
 }
 
 /** Drops every pending ref (after they were sent, or on a rollback). */
@@ -86,6 +96,7 @@ export function clearRefs(o: OutBuf, from = 0): void {
   for (let i = from; i < o.nrefs; i++) {
     o.refBytes -= o.refLen[i];
     o.refSrc[i] = EMPTY; // never pin a page the store let go
+    o.holder?.unhold(o.refHandle[i]);
   }
   o.nrefs = from;
 }

@@ -27,7 +27,7 @@
  */
 
 import type { ConnInfo, Context } from "../protocol/context.ts";
-import { pendingBytes } from "../protocol/outbuf.ts";
+import { clearRefs, pendingBytes } from "../protocol/outbuf.ts";
 import {
   awaitsLine,
   createSession,
@@ -204,6 +204,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       // already closed
     }
     conns.delete(c);
+    clearRefs(c.session.out); // its holds on stored values end here
     mem.release(c);
     ctx.conns.delete(c.info.id);
     counters.curr_connections--;
@@ -313,6 +314,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       // loop's any more once it lets go of the key lock: with `-t N` they
       // are copied, under the lock, like every smaller value.
       c.session.out.byRef = !ctx.store.shared;
+      c.session.out.holder = ctx.store;
       c.session.input = (total) => mem.input(c, total);
       if (tls) mem.chargeTls(c);
       conns.add(c);

@@ -5,9 +5,10 @@
  * {@link REF_SLICE} — many clients reading one big value share its bytes
  * instead of holding a copy each.
  *
- * A referenced item may be rewritten or evicted while a slow client is
- * still reading it (memcached holds a reference count; this store does
- * not). So the item is checked before every write of its bytes: a
+ * The reply holds each referenced item (`Store.hold`, memcached's item
+ * reference count): a rewrite makes a new version and an unlinked item
+ * keeps its chunk until the reply is out or the connection closes. As a
+ * safety net the item is still checked before every write of its bytes: a
  * transport with synchronous writes (epoll: `sendNow`, `awaitWritable`)
  * writes straight from the page and asks to be woken when the socket has
  * room, then checks again; one with asynchronous writes (portable) gets a

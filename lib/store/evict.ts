@@ -23,6 +23,7 @@ import { reclaim, sweep } from "./expiry.ts";
 import { freeDropPage, freeDropStep, freePop } from "./free_list.ts";
 import { unlinkItem } from "./items.ts";
 import { dead } from "./liveness.ts";
+import { pageHeld } from "./holds.ts";
 import { CI, ST } from "./layout.ts";
 import { policyOldest, policySkip, policyVictim } from "./policy.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
@@ -166,12 +167,14 @@ function pickPage(s: StoreState, c: number): number {
   const tail = policyOldest(s, c);
   if (tail !== 0) {
     const tp = tail >>> s.cb;
-    if (tp !== pinPage && tp !== busy) return tp;
+    if (tp !== pinPage && tp !== busy && !pageHeld(s, tp)) return tp;
   }
   const cls = s.pool.cls;
   const n = s.pool.u32.length;
   for (let p = 1; p < n; p++) {
-    if (cls[p] === c && p !== pinPage && p !== busy) return p;
+    if (cls[p] === c && p !== pinPage && p !== busy && !pageHeld(s, p)) {
+      return p;
+    }
   }
   return 0;
 }
@@ -322,7 +325,8 @@ function shrinkLocked(s: StoreState, maxChunks: number): boolean {
         untryItem(s);
       }
       s.drainAt = i;
-      if (i < n) return true;
+      // A reply still sends from this page: it goes once that is out.
+      if (i < n || pageHeld(s, p)) return true;
       // Every chunk is empty and on no free list: the page can go.
       s.drainPage = 0;
       s.pages[c]--;

@@ -21,6 +21,7 @@ import {
   enterKey,
   lockClass,
   lockPool,
+  syncViews,
   tryItem,
   unlockClass,
   unlockPool,
@@ -100,6 +101,7 @@ function flushLocked(s: StoreState, at: number): void {
  */
 export function sweep(s: StoreState, budget: number): number {
   const pool = s.pool;
+  if (s.shared) syncViews(s); // pages other loops added since
   const n = pool.u32.length;
   if (n <= 1 || budget <= 0) return 0;
   const now = s.clock.now();

@@ -15,6 +15,7 @@ import { itemBytes } from "./chunk.ts";
 import * as chunk from "./chunk.ts";
 import { growIndex, indexInsert, indexRemove } from "./hash_index.ts";
 import { freePush } from "./free_list.ts";
+import { keepIfHeld } from "./holds.ts";
 import { policyLink, policyUnlink } from "./policy.ts";
 import { ST } from "./layout.ts";
 import { addItems, type StoreState, u32Of, wordOf } from "./state.ts";
@@ -60,6 +61,7 @@ export function unlinkItem(s: StoreState, h: number): void {
   const bytes = itemBytes(u, w);
   s.st[ST.BYTES] -= bytes;
   s.requested[c] -= bytes;
+  if (keepIfHeld(s, h)) return;
   u[w + META] = 0;
   freePush(s, h, c);
 }

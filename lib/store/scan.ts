@@ -13,7 +13,7 @@ import * as chunk from "./chunk.ts";
 import { dead } from "./liveness.ts";
 import { hashOf } from "./hash_index.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
-import { enterKey, releaseKey } from "./sync.ts";
+import { enterKey, releaseKey, syncViews } from "./sync.ts";
 import { Cursor, type ScanVisitor } from "./types.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
@@ -45,6 +45,7 @@ export function scan(
   visit: ScanVisitor,
 ): number {
   if (cursor < 0) return Cursor.Done;
+  if (s.shared) syncViews(s); // pages other loops added since
   const pool = s.pool;
   const cb = s.cb;
   const now = s.clock.now();

@@ -147,7 +147,7 @@ export class PagePool {
   sync(): void {
     const sab = this.sab;
     if (sab === null) return;
-    const want = this.ci[SLOTS];
+    const want = Atomics.load(this.ci, SLOTS);
     const ps = this.pageSize;
     for (let p = this.u32.length; p < want; p++) {
       this.u32.push(new Uint32Array(sab, p * ps, ps >>> 2));
@@ -173,7 +173,8 @@ export class PagePool {
             return 0;
           }
         }
-        ci[SLOTS] = p + 1;
+        // Published after the grow, so a loop that sees the slot can view it.
+        Atomics.store(ci, SLOTS, p + 1);
         this.sync();
       } else {
         this.u32.push(this.u32[0]);

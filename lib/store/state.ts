@@ -129,6 +129,11 @@ export class StoreState {
   tCls = 0;
   tClass = 0;
   readonly backing: Backing;
+  // Reader holds (holds.ts; one-loop stores only): count per held item,
+  // unlinked items still held, holds per page slot.
+  readonly holds = new Map<number, number>();
+  readonly zombies = new Set<number>();
+  readonly pageHolds: Int32Array;
 
   constructor(opts: StoreOptions, b: Backing, loop: number) {
     const pageSize = pageSizeFor(opts.maxItemSize);
@@ -166,6 +171,7 @@ export class StoreState {
     this.buckets = new Uint32Array(b.buckets, 0, this.mask + 1);
     this.ghost = new Uint32Array(b.ghost, 0, this.mask + 1);
     this.locks = b.locks === null ? new Int32Array(0) : new Int32Array(b.locks);
+    this.pageHolds = new Int32Array(this.pool.maxSlots + 1);
   }
 
   /** Page memory limit in bytes. */

@@ -40,7 +40,8 @@ import { scan } from "./scan.ts";
 import type { PagePool } from "./slabs.ts";
 import { createState, nextCas, type StoreState } from "./state.ts";
 import { CI, ST, STATS_WORDS } from "./layout.ts";
-import { lockClass, releaseKey, unlockClass } from "./sync.ts";
+import { lockClass, releaseKey, syncViews, unlockClass } from "./sync.ts";
+import { hold, unhold } from "./holds.ts";
 import {
   type ClassInfo,
   type Handle,
@@ -379,6 +380,7 @@ export class SlabStore implements Store {
 
   classes(): ClassInfo[] {
     const s = this.s;
+    if (s.shared) syncViews(s); // pages other loops added since
     const out: ClassInfo[] = [];
     const now = s.clock.now();
     for (let c = 1; c <= s.sc.count; c++) {
@@ -405,6 +407,14 @@ export class SlabStore implements Store {
 
   release(): void {
     releaseKey(this.s);
+  }
+
+  hold(h: Handle): void {
+    hold(this.s, h);
+  }
+
+  unhold(h: Handle): void {
+    unhold(this.s, h);
   }
 
   resetStats(): void {

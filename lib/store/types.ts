@@ -366,4 +366,13 @@ export interface Store {
    * the event loop. A store of one loop holds no lock (a no-op).
    */
   release(): void;
+  /**
+   * A reply will send item `h`'s value bytes from the pages after this
+   * batch: until {@link unhold}, they stay as they are (a rewrite makes a
+   * new version, an unlinked item keeps its chunk, no page move takes it),
+   * as memcached's item reference counts keep them. One-loop stores only.
+   */
+  hold(h: Handle): void;
+  /** Ends one {@link hold} of `h`. */
+  unhold(h: Handle): void;
 }

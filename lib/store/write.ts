@@ -24,6 +24,7 @@ import * as chunk from "./chunk.ts";
 import { alloc } from "./evict.ts";
 import { lookup } from "./expiry.ts";
 import { hashBytes } from "./hash.ts";
+import { isHeld } from "./holds.ts";
 import { linkItem, unlinkItem } from "./items.ts";
 import { applyDelta, parseU64 } from "./numeric.ts";
 import { policyHit } from "./policy.ts";
@@ -114,7 +115,8 @@ export function storeItem(
   }
   const c = s.sc.classFor(HDR + kLen + newLen);
   const pool = s.pool;
-  if (h !== 0 && pool.cls[h >>> s.cb] === c) {
+  // A held item (a reply sends its bytes later) gets a new version instead.
+  if (h !== 0 && pool.cls[h >>> s.cb] === c && !isHeld(s, h)) {
     const casv = nextCas(s);
     // Rewrite in place: same chunk, no allocation, and only the key's
     // stripe held unless the class's byte count changes.
