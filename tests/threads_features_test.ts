@@ -304,3 +304,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "-t 2 --metrics: counters and latency histograms sum every loop",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const mport = freePort();
+    const s = await start([`--metrics=127.0.0.1:${mport}`]);
+    try {
+      const conns = await openMany(s.port, 16);
+      await Promise.all(conns.map(async (c, i) => {
+        await c.send(`set m${i} 0 0 1\r\nx\r\n`);
+        nodeAssert.equal(await c.until("\r\n"), "STORED\r\n");
+      }));
+      for (const c of conns) c.close();
+      await settle(30);
+      const r = await fetch(`http://127.0.0.1:${mport}/metrics`);
+      const body = await r.text();
+      nodeAssert.equal(r.status, 200);
+      nodeAssert.match(
+        body,
+        /^denocached_command_duration_seconds_count\{command="set"\} 16$/m,
+      );
+      nodeAssert.match(
+        body,
+        /^memcached_commands_total\{command="set",status="hit"\} 16$/m,
+      );
+    } finally {
+      await stop(s.p);
+    }
+  },
+});

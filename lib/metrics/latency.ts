@@ -77,7 +77,15 @@ export interface Latency {
   closeClock: () => void;
   /** The clock's name (see `clock.ts`). */
   clockName: string;
+  /**
+   * With `-t N`: every loop's histograms (blocks of {@link LATENCY_DOUBLES},
+   * one per loop, this one's included), summed by {@link totalLatency}.
+   */
+  all?: Float64Array;
 }
+
+/** Doubles of one loop's histograms in shared memory: counts, then sums. */
+export const LATENCY_DOUBLES = COMMANDS.length * (BUCKETS + 2);
 
 /**
  * Creates zeroed histograms timed by `clock` (by default
@@ -86,13 +94,21 @@ export interface Latency {
  */
 export function createLatency(
   clock: MonotonicClock = PERFORMANCE_CLOCK,
+  shared: { all: Float64Array; loop: number } | null = null,
 ): Latency {
+  const n = COMMANDS.length * STRIDE;
+  const block = shared?.all.subarray(
+    shared.loop * LATENCY_DOUBLES,
+    (shared.loop + 1) * LATENCY_DOUBLES,
+  );
   return {
     now: clock.now,
     closeClock: clock.close,
     clockName: clock.name,
-    counts: new Float64Array(COMMANDS.length * STRIDE),
-    sums: new Float64Array(COMMANDS.length),
+    // -t N: this loop's block of the shared histograms (written only here).
+    counts: block ? block.subarray(0, n) : new Float64Array(n),
+    sums: block ? block.subarray(n) : new Float64Array(COMMANDS.length),
+    ...(shared ? { all: shared.all } : {}),
     pending: new Float64Array(COMMANDS.length),
     touched: new Int32Array(COMMANDS.length),
     touchedLen: 0,
@@ -237,6 +253,23 @@ export function setClock(lat: Latency, clock: MonotonicClock): void {
   lat.closeClock = clock.close;
   lat.clockName = clock.name;
   close();
+}
+
+/**
+ * The histograms to export: `lat` itself with one loop, else a copy
+ * summing every loop's block.
+ */
+export function totalLatency(lat: Latency): Latency {
+  const all = lat.all;
+  if (all === undefined) return lat;
+  const t = createLatency();
+  const n = COMMANDS.length * STRIDE;
+  for (let o = 0; o < all.length; o += LATENCY_DOUBLES) {
+    for (let i = 0; i < n; i++) t.counts[i] += all[o + i];
+    for (let i = 0; i < COMMANDS.length; i++) t.sums[i] += all[o + n + i];
+  }
+  t.clockName = lat.clockName;
+  return t;
 }
 
 /** Zeroes every histogram (`stats reset` leaves them: they are ours). */

@@ -17,7 +17,12 @@
 
 import type { MetricsAddress } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
-import { BOUNDS_SECONDS, commandBuckets, COMMANDS } from "./latency.ts";
+import {
+  BOUNDS_SECONDS,
+  commandBuckets,
+  COMMANDS,
+  totalLatency,
+} from "./latency.ts";
 import { CONTENT_TYPE, renderMetrics } from "./exposition.ts";
 import { processInfo } from "./denocached_families.ts";
 import { createRates, currentRates, sampleRates } from "./rates.ts";
@@ -78,7 +83,7 @@ export function startMetricsServer(
         const body = reuse(metricsBody, () =>
           renderMetrics(
             readStatsGroups(ctx),
-            ctx.latency,
+            ctx.latency && totalLatency(ctx.latency),
             rates,
             processInfo(),
             draining,
@@ -115,7 +120,7 @@ export function startMetricsServer(
     const g = readStatsGroups(ctx);
     const out: Record<string, unknown> = {};
     for (const name of GROUPS) out[name] = toObject(g[name]);
-    const lat = ctx.latency;
+    const lat = ctx.latency && totalLatency(ctx.latency);
     const commands: Record<string, { counts: number[]; sum: number }> = {};
     if (lat !== null) {
       COMMANDS.forEach((c, i) => {

@@ -31,6 +31,8 @@ import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
 import { epollUnavailableReason, openEpollLibc } from "./ffi/backend.ts";
 import { listenTcp, listenUnix, unlinkPath } from "./ffi/sockets.ts";
 import { createSharedStore } from "../store/shared.ts";
+import { createLatency, LATENCY_DOUBLES } from "../metrics/latency.ts";
+import { PERFORMANCE_CLOCK } from "../metrics/clock.ts";
 import {
   attachCounters,
   createCountersHandle,
@@ -138,6 +140,16 @@ export async function startCluster(
     store: () => store,
     counters,
   });
+  // --metrics: every loop times its commands into its block of one buffer.
+  const latencySab = ctx.latency !== null
+    ? new SharedArrayBuffer((n + 1) * LATENCY_DOUBLES * 8)
+    : null;
+  if (latencySab !== null) {
+    ctx.latency = createLatency(PERFORMANCE_CLOCK, {
+      all: new Float64Array(latencySab),
+      loop: 0,
+    });
+  }
   const core = createCore(ctx, {
     stopAccepting: () => stopAccepting(),
     requestStop: later,
@@ -235,6 +247,7 @@ export async function startCluster(
           config: wire(config),
           tcp,
           unixFd,
+          latency: latencySab,
           auth: opts.auth ?? null,
           sasl: opts.sasl ?? null,
         })),

@@ -27,6 +27,8 @@ import {
   publishCounters,
 } from "../protocol/shared_counters.ts";
 import { createAuthStore, type Credential } from "../authfile.ts";
+import { createLatency } from "../metrics/latency.ts";
+import { PERFORMANCE_CLOCK } from "../metrics/clock.ts";
 
 /** The Worker name that tells a module it runs as an event loop. */
 export const LOOP_WORKER_NAME = "denocached-loop";
@@ -52,6 +54,8 @@ export interface LoopInit {
   tcp: ListenAddr[];
   /** The main thread's unix socket listener, or null. */
   unixFd: number | null;
+  /** `--metrics`: every loop's latency histograms, or null. */
+  latency: SharedArrayBuffer | null;
   /** `-Y` / `-S` credentials (the main thread forwards SIGHUP reloads). */
   auth: Credential[] | null;
   sasl: Credential[] | null;
@@ -107,6 +111,12 @@ function runLoop(init: LoopInit, scope: LoopScope): void {
     () => report({ type: "shutdown", loopId: id }),
     { store: (clock) => attachStore(init.store, id, clock), counters },
   );
+  if (init.latency !== null) {
+    ctx.latency = createLatency(PERFORMANCE_CLOCK, {
+      all: new Float64Array(init.latency),
+      loop: id,
+    });
+  }
   const core = createCore(ctx, {
     stopAccepting: () => report({ type: "single", loopId: id }),
     requestStop: () => report({ type: "shutdown", loopId: id }),
