@@ -9,7 +9,7 @@
 
 import nodeAssert from "node:assert/strict";
 import { ask, freePort, type Raw, raw, settle, skip } from "./_helpers.ts";
-import { type Proc, spawnMain } from "./_proc.ts";
+import { DENO, MAIN, type Proc, spawnMain } from "./_proc.ts";
 import { makePki } from "./_pki.ts";
 import { epollUnavailableReason } from "../lib/server/ffi/backend.ts";
 import { attachStore, createSharedStore } from "../lib/store/shared.ts";
@@ -332,6 +332,27 @@ Deno.test({
       );
     } finally {
       await stop(s.p);
+    }
+  },
+});
+
+Deno.test({
+  name: "-t 2 on a port in use: one error line, exit 71",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    try {
+      const out = await new Deno.Command(DENO, {
+        args: ["run", ...PERMS, MAIN, "-p", String(port), "-t", "2"],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      nodeAssert.equal(out.code, 71, err);
+      nodeAssert.equal(err.match(/failed to listen/g)?.length, 1, err);
+    } finally {
+      l.close();
     }
   },
 });
