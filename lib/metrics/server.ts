@@ -78,6 +78,16 @@ export function startMetricsServer(
   }
 
   function route(path: string): HttpResponse {
+    try {
+      return answer(path);
+    } finally {
+      // Reading the store's stats is store work: with -t N other loops
+      // may wait on what it took, as after a batch of commands.
+      ctx.store.release();
+    }
+  }
+
+  function answer(path: string): HttpResponse {
     switch (path) {
       case "/metrics": {
         const body = reuse(metricsBody, () =>

@@ -155,6 +155,9 @@ export async function startCluster(
     requestStop: later,
   });
   hooks.beforeListen?.(ctx);
+  // The snapshot load took key locks as a batch does: let go of them
+  // before any loop runs, or the first loop to need one waits forever.
+  ctx.store.release();
 
   const tls = config.tls;
   const mainIsTls = tls !== null && tls.port === null;
