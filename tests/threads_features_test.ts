@@ -356,3 +356,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "-t 2 --snapshot: a restored large value is served by every loop",
+  ignore: NO_EPOLL !== null,
+  async fn() {
+    const dir = Deno.makeTempDirSync();
+    const file = `${dir}/snap`;
+    const big = "b".repeat(1_500_000);
+    try {
+      let s = await start(["--snapshot", file, "-I", "2m"]);
+      nodeAssert.equal(
+        await ask(
+          "127.0.0.1",
+          s.port,
+          `set big 0 0 ${big.length}\r\n${big}\r\n`,
+          "\r\n",
+        ),
+        "STORED\r\n",
+      );
+      await stop(s.p);
+      s = await start(["--snapshot", file, "-I", "2m"]);
+      const conns = await openMany(s.port, 8);
+      await Promise.all(conns.map(async (c) => {
+        await c.send("get big\r\n");
+        const got = await c.until("END\r\n", 10_000);
+        nodeAssert.equal(got.length, big.length + 28, "value not served");
+        c.close();
+      }));
+      await settle(30);
+      await stop(s.p);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
