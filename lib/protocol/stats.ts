@@ -86,13 +86,14 @@ type CpuUsage = { user: number; system: number };
 
 // `Deno.cpuUsage` (getrusage, no permission) is not in Deno's types yet.
 // node:process reads the same, but merely importing it keeps ~3.5 MiB of
-// node compatibility code resident: it is loaded only on a Deno without
-// `Deno.cpuUsage` (zeros until it has loaded).
-let cpuUsage = (Deno as { cpuUsage?: () => CpuUsage }).cpuUsage ??
-  (() => ({ user: 0, system: 0 }));
-if (!("cpuUsage" in Deno)) {
-  import("node:process").then((p) => cpuUsage = () => p.default.cpuUsage());
-}
+// node compatibility code resident: its global is read only on a Deno
+// without `Deno.cpuUsage`.
+const denoCpuUsage = (Deno as { cpuUsage?: () => CpuUsage }).cpuUsage;
+const cpuUsage = (): CpuUsage =>
+  denoCpuUsage?.() ??
+    (globalThis as { process?: { cpuUsage(): CpuUsage } }).process
+      ?.cpuUsage() ??
+    { user: 0, system: 0 };
 
 /**
  * The rows of plain `stats`, every field memcached 1.6.18 prints, in its
