@@ -23,7 +23,6 @@ import { VERSION } from "./lib/protocol/context.ts";
 import { autoFallbackReason, startServers } from "./lib/server/server.ts";
 import { isLoopWorker } from "./lib/server/loop_worker.ts";
 import { TlsSetupError } from "./lib/tls.ts";
-import { SnapshotError } from "./lib/snapshot.ts";
 import { SetupError, setupExtras } from "./lib/features.ts";
 import { fitFdLimit } from "./lib/server/fdlimit.ts";
 import { EpollUnavailable } from "./lib/server/ffi/backend.ts";
@@ -107,7 +106,7 @@ async function main(args: string[]): Promise<number> {
   }
   let extras;
   try {
-    extras = setupExtras(cli);
+    extras = await setupExtras(cli);
   } catch (e) {
     if (!(e instanceof SetupError)) throw e;
     console.error(`denocached: ${e.message}`);
@@ -147,9 +146,10 @@ async function main(args: string[]): Promise<number> {
       console.error(`denocached: ${e.message}`);
       return EX_USAGE;
     }
-    if (e instanceof SnapshotError) {
+    if (e instanceof SetupError) {
+      // e.g. a snapshot that cannot be loaded (65, EX_DATAERR).
       console.error(`denocached: ${e.message}`);
-      return 65; // EX_DATAERR
+      return e.code;
     }
     if (e instanceof TlsSetupError) {
       console.error(`denocached: ${e.message}`);

@@ -2,12 +2,13 @@
  * Wires the optional features into a configuration: TLS (`-Z`, `-o ssl_*`),
  * ASCII auth (`-Y`, reloaded on SIGHUP), warm restart (`--snapshot`) and
  * the metrics listener (`--metrics`).
- * None of them needs a Deno permission unless it is used.
+ * None of them needs a Deno permission unless it is used, and the snapshot
+ * and metrics modules are imported only when asked for: a server without
+ * them never compiles or runs their code (idle RSS, issue #14).
  * @module
  */
 
 import { type CliResult, EX_USAGE } from "./cli.ts";
-import { attachMetrics } from "./metrics/hooks.ts";
 import type { Server, ServerHooks } from "./server/server.ts";
 import {
   AuthFileError,
@@ -18,14 +19,7 @@ import {
   reloadAuthFile,
 } from "./authfile.ts";
 import { readTlsFiles, TlsSetupError } from "./tls.ts";
-import {
-  describeLoad,
-  loadSnapshot,
-  type Snapshotter,
-  startSnapshots,
-  tmpPath,
-} from "./snapshot.ts";
-import { checkSnapshotPath, SnapshotPathError } from "./snapshot_path.ts";
+import type { Snapshotter } from "./snapshot.ts";
 
 /** A setup failure: message for stderr, sysexits code to exit with. */
 export class SetupError extends Error {
@@ -93,8 +87,7 @@ function requirePermission(
 }
 
 /** Throws unless read and write of `path` and its temporary file are granted. */
-function checkSnapshotPerms(path: string): void {
-  const tmp = tmpPath(path);
+function checkSnapshotPerms(path: string, tmp: string): void {
   requirePermission(`--snapshot ${path}`, [
     { name: "read", path },
     { name: "read", path: tmp },
@@ -125,9 +118,10 @@ interface TakesCredentials {
  * Applies `-Z`/`-o ssl_*`, `-Y` and `--snapshot*` to the configuration:
  * reads certificate, key and auth file, registers SIGHUP (auth file
  * reload), and returns the hooks that load the snapshot before listening
- * and write it after the last client is gone.
+ * and write it after the last client is gone. A snapshot that cannot be
+ * loaded makes `startServer` throw a {@link SetupError} (65, EX_DATAERR).
  */
-export function setupExtras(cli: CliResult): Extras {
+export async function setupExtras(cli: CliResult): Promise<Extras> {
   const x = cli.extra;
   const config = cli.config;
   const log = (m: string) => console.error(`denocached: ${m}`);
@@ -223,8 +217,15 @@ export function setupExtras(cli: CliResult): Extras {
   if (x.snapshot === null && x.snapshotInterval > 0) {
     throw new SetupError("--snapshot-interval needs --snapshot FILE", EX_USAGE);
   }
-  if (x.snapshot !== null) {
-    checkSnapshotPerms(x.snapshot);
+  // Loaded only with --snapshot: its CRC table and the code behind it stay
+  // out of a server that does not use them.
+  const snapshots = x.snapshot === null ? null : await import("./snapshot.ts");
+  if (x.snapshot !== null && snapshots !== null) {
+    const { checkSnapshotPath, SnapshotPathError } = await import(
+      "./snapshot_path.ts"
+    );
+    const { describeLoad, loadSnapshot, SnapshotError, tmpPath } = snapshots;
+    checkSnapshotPerms(x.snapshot, tmpPath(x.snapshot));
     let path: string;
     try {
       path = checkSnapshotPath(x.snapshot);
@@ -235,11 +236,17 @@ export function setupExtras(cli: CliResult): Extras {
       throw e;
     }
     if (path !== x.snapshot) {
-      checkSnapshotPerms(path);
+      checkSnapshotPerms(path, tmpPath(path));
       x.snapshot = path;
     }
-    hooks.beforeListen = (ctx) =>
-      log(describeLoad(path, loadSnapshot(ctx.store, path)));
+    hooks.beforeListen = (ctx) => {
+      try {
+        log(describeLoad(path, loadSnapshot(ctx.store, path)));
+      } catch (e) {
+        if (e instanceof SnapshotError) throw new SetupError(e.message, 65);
+        throw e;
+      }
+    };
     hooks.onClose = async () => {
       if (snap === null) return;
       try {
@@ -254,14 +261,14 @@ export function setupExtras(cli: CliResult): Extras {
   // After the snapshot hooks: metrics open after the snapshot loaded and
   // close after it was written, so /healthz stays 503 until the very end.
   const metrics = config.metrics !== null
-    ? attachMetrics(config.metrics, hooks)
+    ? (await import("./metrics/hooks.ts")).attachMetrics(config.metrics, hooks)
     : null;
   return {
     hooks,
     started(server) {
       if ("credentials" in server) loops = server as TakesCredentials;
-      if (x.snapshot !== null) {
-        snap = startSnapshots(
+      if (x.snapshot !== null && snapshots !== null) {
+        snap = snapshots.startSnapshots(
           server.ctx.store,
           x.snapshot,
           x.snapshotInterval,

@@ -1,0 +1,49 @@
+/**
+ * Idle memory: a server started the way the `start` task starts it, with
+ * nothing stored, stays under a generous RSS bound before and after a
+ * `stats` (issue #14: ~47 MB today). The bound catches a regression of the
+ * kind that is easy to miss, such as allocating the `-m` budget up front
+ * or a stats path that loads node compatibility code, never a timing.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ask, freePort, settle, skip } from "./_helpers.ts";
+import { MAIN, ROOT, spawnMain } from "./_proc.ts";
+import { haveProc, rssMb } from "./_robust_helpers.ts";
+
+/** Well above today's ~47 MB, well below `-m 64` allocated eagerly. */
+const BOUND_MB = 80;
+
+/** The `start` task's deno flags (everything between `run` and main.ts). */
+async function startFlags(): Promise<string[]> {
+  const cfg = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as {
+    tasks: Record<string, string>;
+  };
+  const words = cfg.tasks.start.split(/\s+/);
+  assert.equal(words[1], "run");
+  return words.slice(2, words.indexOf("main.ts"));
+}
+
+Deno.test("idle RSS stays under a generous bound, before and after stats", async () => {
+  if (!haveProc()) return void skip("no /proc to read RSS from");
+  const port = freePort();
+  const p = await spawnMain(await startFlags(), [
+    "-p",
+    String(port),
+    "-l",
+    "127.0.0.1",
+  ], port);
+  try {
+    await settle(2000);
+    const idle = rssMb(p.child.pid);
+    assert.ok(idle < BOUND_MB, `idle RSS ${idle.toFixed(1)} MB (${MAIN})`);
+    const stats = await ask("127.0.0.1", port, "stats\r\n");
+    assert.match(stats, /STAT rusage_user \d+\.\d{6}\r\n/);
+    await settle(500);
+    const after = rssMb(p.child.pid);
+    assert.ok(after < BOUND_MB, `RSS after stats ${after.toFixed(1)} MB`);
+  } finally {
+    await p.stop();
+  }
+});
