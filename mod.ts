@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Clock } from "./lib/clock.ts";
+import { type Clock, clockBuffer } from "./lib/clock.ts";
 import { type Config, defaultConfig } from "./lib/config.ts";
 import { createAuthStore, type Credential } from "./lib/authfile.ts";
 import {
@@ -186,8 +186,11 @@ function configFrom(opts: ServerOptions): Config {
   checkInt("maxItemSize", opts.maxItemSize, 1024, 1024 ** 3);
   checkInt("idleTimeout", opts.idleTimeout, 0, 1 << 30);
   checkInt("threads", opts.threads, 1, 1024);
-  if ((opts.threads ?? 1) > 1 && opts.clock !== undefined) {
-    throw new InvalidOptionError("clock: needs threads 1");
+  if (
+    (opts.threads ?? 1) > 1 && opts.clock !== undefined &&
+    clockBuffer(opts.clock) === null
+  ) {
+    throw new InvalidOptionError("clock: with threads, use manualClock()");
   }
   if (
     (opts.maxItemSize ?? 1024 * 1024) >

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { lockWord, unlockWord } from "./store/locks.ts";
+
 /** What the budget accounts for, as memcached's `stats` names them. */
 export const Kind = {
   /** Input buffered for a command or value not yet complete (`read_buf_bytes`). */
@@ -73,8 +75,121 @@ export interface Budget {
   statRows(): [string, number][];
 }
 
-/** Creates a budget of `limit` bytes. */
-export function createBudget(limit: number): Budget {
+/**
+ * Words a budget shared by several event loops (`-t N`) keeps its totals
+ * in: Float64 [used, by kind ×4, refusals, closes], under lock word `lock`
+ * of `ctl` (see `protocol/shared_counters.ts`).
+ */
+export interface SharedBudgetWords {
+  readonly ctl: Int32Array;
+  readonly lock: number;
+  readonly f: Float64Array;
+}
+
+/**
+ * Creates a budget of `limit` bytes; with `shared`, every loop attached to
+ * the same words draws from one total (a server-wide bound), while each
+ * keeps the holders (its own connections) to itself.
+ */
+export function createBudget(
+  limit: number,
+  shared?: SharedBudgetWords,
+): Budget {
+  return shared === undefined
+    ? localBudget(limit)
+    : sharedBudget(limit, shared);
+}
+
+const USED = 0;
+const REFUSALS = KINDS + 1;
+const CLOSES = KINDS + 2;
+
+function sharedBudget(limit: number, w: SharedBudgetWords): Budget {
+  const local = localBudget(Infinity);
+  const f = w.f;
+  const byKind = f.subarray(1, 1 + KINDS);
+  // Every total moves under the lock: loops take and give concurrently.
+  const locked = <T>(fn: () => T): T => {
+    lockWord(w.ctl, w.lock);
+    try {
+      return fn();
+    } finally {
+      unlockWord(w.ctl, w.lock);
+    }
+  };
+  const move = (kind: Kind, n: number) => {
+    f[USED] += n;
+    f[1 + kind] += n;
+  };
+  return {
+    limit,
+    get used() {
+      return f[USED];
+    },
+    byKind,
+    get refusals() {
+      return f[REFUSALS];
+    },
+    get closes() {
+      return f[CLOSES];
+    },
+    set closes(v: number) {
+      locked(() => (f[CLOSES] = v));
+    },
+    take(holder, kind, n) {
+      if (n < 0 || !Number.isFinite(n)) return false;
+      const ok = locked(() => {
+        if (f[USED] + n > limit) {
+          f[REFUSALS]++;
+          return false;
+        }
+        move(kind, n);
+        return true;
+      });
+      if (ok) local.charge(holder, kind, n);
+      return ok;
+    },
+    charge(holder, kind, n) {
+      if (n <= 0 || !Number.isFinite(n)) return;
+      locked(() => move(kind, n));
+      local.charge(holder, kind, n);
+    },
+    give(holder, kind, n) {
+      const before = local.byKind[kind];
+      local.give(holder, kind, n);
+      const m = before - local.byKind[kind];
+      if (m > 0) locked(() => move(kind, -m));
+    },
+    release(holder) {
+      const before = Array.from(local.byKind);
+      local.release(holder);
+      locked(() => {
+        for (let k = 0; k < KINDS; k++) {
+          const m = before[k] - local.byKind[k];
+          if (m > 0) move(k as Kind, -m);
+        }
+      });
+    },
+    held: (holder) => local.held(holder),
+    heaviest: (k) => local.heaviest(k),
+    statRows() {
+      const rows = local.statRows();
+      // This loop's counts of holders; bytes, free and refusals server-wide.
+      const at = (name: string, v: number) => {
+        const r = rows.find((x) => x[0] === name);
+        if (r) r[1] = v;
+      };
+      at("response_obj_bytes", byKind[Kind.Response] + byKind[Kind.Admin]);
+      at("read_buf_bytes", byKind[Kind.ReadBuf] + byKind[Kind.Tls]);
+      at("read_buf_bytes_free", Math.max(0, limit - f[USED]));
+      at("read_buf_oom", f[REFUSALS]);
+      at("response_obj_oom", f[CLOSES]);
+      return rows;
+    },
+  };
+}
+
+function localBudget(limit: number): Budget {
   const holders = new Map<number, Float64Array>();
   const byKind = new Float64Array(KINDS);
   let used = 0;

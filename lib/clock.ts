@@ -22,20 +22,40 @@ export interface ManualClock extends Clock {
   advance(seconds: number): void;
   /** Sets the current time. */
   set(seconds: number): void;
+  /**
+   * Where the time lives, so the event loops of `-t N` (Workers) read the
+   * same clock: see {@link sharedClock}.
+   */
+  readonly shared: SharedArrayBuffer;
 }
 
 /** Creates a {@link ManualClock} starting at `start` (unix seconds). */
 export function manualClock(start = 1_700_000_000): ManualClock {
-  let t = start;
+  const shared = new SharedArrayBuffer(8);
+  const t = new Float64Array(shared);
+  t[0] = start;
   return {
-    now: () => t,
+    now: () => t[0],
     advance: (s) => {
-      t += s;
+      t[0] += s;
     },
     set: (s) => {
-      t = s;
+      t[0] = s;
     },
+    shared,
   };
+}
+
+/** A clock reading the time a {@link ManualClock} of another thread sets. */
+export function sharedClock(shared: SharedArrayBuffer): Clock {
+  const t = new Float64Array(shared);
+  return { now: () => t[0] };
+}
+
+/** The buffer of a clock other threads can read, or null (the system clock). */
+export function clockBuffer(clock: Clock): SharedArrayBuffer | null {
+  const s = (clock as Partial<ManualClock>).shared;
+  return s instanceof SharedArrayBuffer ? s : null;
 }
 
 /** A clock that reads the system time only when told to (see {@link CachedClock.tick}). */

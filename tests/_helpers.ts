@@ -25,12 +25,16 @@ export function latin1(b: Uint8Array): string {
   return s;
 }
 
+/** Options of {@link withServer}: the fixture's, with any {@link Io}. */
+export type TestServerOptions = Omit<ServerOptions, "io"> & { io?: Io };
+
 /** Starts an in-process server, runs `fn`, and always closes it. */
 export async function withServer<T>(
-  opts: ServerOptions,
+  opts: TestServerOptions,
   fn: (s: RunningServer) => Promise<T>,
 ): Promise<T> {
-  const s = await startServer({ port: 0, ...opts });
+  const { io, ...rest } = opts;
+  const s = await startServer({ port: 0, ...rest, ...serverIo(io) });
   try {
     return await fn(s);
   } finally {
@@ -38,13 +42,36 @@ export async function withServer<T>(
   }
 }
 
-/** The transports this process can run servers on. */
-export type Io = "portable" | "epoll";
+/**
+ * The ways this process can serve: the portable transport, epoll, and
+ * epoll with {@link THREADS} event loops over the shared store (`-t`).
+ */
+export type Io = "portable" | "epoll" | "threads";
+
+/** Event loops of the "threads" variant (the issue asks for `-t 4`). */
+export const THREADS = 4;
+
+/** Fixture options for `io` (threads: epoll with {@link THREADS} loops). */
+export function serverIo(
+  io: Io | undefined,
+): { io?: "portable" | "epoll"; threads?: number } {
+  if (io === undefined) return {};
+  return io === "threads" ? { io: "epoll", threads: THREADS } : { io };
+}
+
+/** Command-line flags for `io` (none when undefined). */
+export function ioFlags(io: Io | undefined): string[] {
+  if (io === undefined) return [];
+  return io === "threads"
+    ? ["--io=epoll", "-t", String(THREADS)]
+    : [`--io=${io}`];
+}
 
 /**
  * Every transport the protocol and robustness suites run on: the portable
- * one always, epoll on Linux x86_64/aarch64 when `--allow-ffi` is granted
- * (the test task grants it; otherwise a SKIP line says so).
+ * one always; epoll, and epoll with {@link THREADS} loops, on Linux
+ * x86_64/aarch64 when `--allow-ffi` is granted (the test task grants it;
+ * otherwise a SKIP line says so).
  */
 export const TRANSPORTS: readonly Io[] = (() => {
   const linux = Deno.build.os === "linux" &&
@@ -57,12 +84,39 @@ export const TRANSPORTS: readonly Io[] = (() => {
     console.log("SKIP: epoll transport not tested: run with --allow-ffi");
     return ["portable"] as Io[];
   }
-  return ["portable", "epoll"] as Io[];
+  return ["portable", "epoll", "threads"] as Io[];
 })();
 
-/** Registers `fn` once per transport in {@link TRANSPORTS}: `name [io]`. */
-export function ioTest(name: string, fn: (io: Io) => Promise<void>): void {
-  for (const io of TRANSPORTS) Deno.test(`${name} [${io}]`, () => fn(io));
+/**
+ * Registers `fn` once per transport in {@link TRANSPORTS}: `name [io]`.
+ * `threads: false` leaves out the `-t N` variant, for a test that needs
+ * what one loop alone offers (an injected clock, in-process internals); it
+ * must say why where it opts out.
+ */
+export function ioTest(
+  name: string,
+  fn: (io: Io) => Promise<void>,
+  opts: { threads?: boolean } = {},
+): void {
+  for (const io of TRANSPORTS) {
+    if (io === "threads" && opts.threads === false) continue;
+    Deno.test(`${name} [${io}]`, () => fn(io));
+  }
+}
+
+/**
+ * Registers a differential test (against memcached) once on the default
+ * server and once with {@link THREADS} loops where epoll runs: `name` and
+ * `name [threads]`. `fn` gets the `io` to pass to {@link withServer}.
+ */
+export function diffTest(
+  name: string,
+  fn: (io: Io | undefined) => Promise<void>,
+): void {
+  Deno.test(name, () => fn(undefined));
+  if (TRANSPORTS.includes("threads")) {
+    Deno.test(`${name} [threads]`, () => fn("threads"));
+  }
 }
 
 /** A raw TCP client that keeps everything it receives. */

@@ -9,6 +9,7 @@ import {
   type External,
   freePort,
   type Io,
+  ioFlags,
   type Raw,
   raw,
   settle,
@@ -34,9 +35,14 @@ export async function spawnServer(
   opts: { nofile?: number; io?: Io } = {},
 ): Promise<Child | null> {
   const port = freePort();
-  const ffi = opts.io === "epoll" ? ["--allow-ffi"] : [];
+  // A -t N worker loads its module: it needs read access (docs/multicore.md).
+  const ffi = opts.io === "epoll"
+    ? ["--allow-ffi"]
+    : opts.io === "threads"
+    ? ["--allow-ffi", "--allow-read"]
+    : [];
   const deno = [Deno.execPath(), "run", "--allow-net", ...ffi, MAIN_TS];
-  const io = opts.io ? [`--io=${opts.io}`] : [];
+  const io = ioFlags(opts.io);
   const own = ["-p", String(port), "-l", "127.0.0.1", ...io, ...args];
   let cmd = deno[0];
   let argv = [...deno.slice(1), ...own];

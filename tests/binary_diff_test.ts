@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startMemcached, withServer } from "./_helpers.ts";
+import { diffTest, type Io, startMemcached, withServer } from "./_helpers.ts";
 import { binConn, cat, pkt, render } from "./_binary.ts";
 import { BIN_SCRIPTS, type BinScript, O } from "./_binary_cases.ts";
 import { stats } from "./_robust_helpers.ts";
@@ -51,11 +51,15 @@ async function run(
   }
 }
 
-async function compare(scripts: BinScript[], split: boolean) {
+async function compare(
+  io: Io | undefined,
+  scripts: BinScript[],
+  split: boolean,
+) {
   const mc = await startMemcached();
   if (!mc) return;
   try {
-    await withServer({}, async (srv) => {
+    await withServer({ io }, async (srv) => {
       const diffs: string[] = [];
       for (const script of scripts) {
         const want = await run(mc.port, script, split);
@@ -85,13 +89,13 @@ async function compare(scripts: BinScript[], split: boolean) {
   }
 }
 
-Deno.test("binary diff: every script, whole", async () => {
-  await compare(BIN_SCRIPTS, false);
+diffTest("binary diff: every script, whole", async (io) => {
+  await compare(io, BIN_SCRIPTS, false);
 });
 
-Deno.test("binary diff: scripts split one byte per write", async () => {
+diffTest("binary diff: scripts split one byte per write", async (io) => {
   // The short ones: a megabyte one byte at a time would take minutes.
-  await compare(BIN_SCRIPTS.filter(([, b]) => b.length < 4096), true);
+  await compare(io, BIN_SCRIPTS.filter(([, b]) => b.length < 4096), true);
 });
 
 /** Counters that binary commands move, compared after the same workload. */
@@ -121,11 +125,11 @@ const COUNTERS = [
   "total_items",
 ];
 
-Deno.test("binary diff: stats counters after every script", async () => {
+diffTest("binary diff: stats counters after every script", async (io) => {
   const mc = await startMemcached();
   if (!mc) return;
   try {
-    await withServer({}, async (srv) => {
+    await withServer({ io }, async (srv) => {
       const got: Record<string, string>[] = [];
       for (const port of [mc.port, srv.port]) {
         for (const script of BIN_SCRIPTS) await run(port, script, false);
@@ -153,11 +157,11 @@ Deno.test("binary diff: stats counters after every script", async () => {
   }
 });
 
-Deno.test("binary diff: stats groups have memcached's names", async () => {
+diffTest("binary diff: stats groups have memcached's names", async (io) => {
   const mc = await startMemcached();
   if (!mc) return;
   try {
-    await withServer({}, async (srv) => {
+    await withServer({ io }, async (srv) => {
       const names: string[][] = [];
       for (const port of [mc.port, srv.port]) {
         const c = await binConn(port);

@@ -9,6 +9,8 @@
 
 import assert from "node:assert/strict";
 import {
+  diffTest,
+  type Io,
   normalizeCas,
   raw,
   settle,
@@ -55,11 +57,11 @@ async function exchange(port: number, script: string, closes: boolean) {
 }
 
 /** Runs every script on both servers; fails listing each difference. */
-async function compare(scripts: Script[]) {
+async function compare(io: Io | undefined, scripts: Script[]) {
   const mc = await startMemcached();
   if (!mc) return;
   try {
-    await withServer({}, async (srv) => {
+    await withServer({ io }, async (srv) => {
       const diffs: string[] = [];
       for (const [name, script, closes] of scripts) {
         for (const port of [mc.port, srv.port]) {
@@ -94,8 +96,8 @@ const big = (n: number, ch = "x") => ch.repeat(n);
 const keys = (n: number, p = "k") =>
   Array.from({ length: n }, (_, i) => `${p}${i}`).join(" ");
 
-Deno.test("diff: storage commands", async () => {
-  await compare([
+diffTest("diff: storage commands", async (io) => {
+  await compare(io, [
     ["set/get", "set k 0 0 1\r\na\r\nget k\r\n"],
     ["set flags max", "set k 4294967295 0 1\r\na\r\nget k\r\n"],
     ["set flags 2^32 truncates", "set k 4294967296 0 1\r\na\r\nget k\r\n"],
@@ -195,8 +197,8 @@ Deno.test("diff: storage commands", async () => {
   ]);
 });
 
-Deno.test("diff: item size limit", async () => {
-  await compare([
+diffTest("diff: item size limit", async (io) => {
+  await compare(io, [
     ["largest value", `set abc 0 0 1048514\r\n${big(1048514)}\r\nget abc\r\n`],
     ["one too large", `set abc 0 0 1048515\r\n${big(1048515)}\r\nget abc\r\n`],
     [
@@ -222,9 +224,9 @@ Deno.test("diff: item size limit", async () => {
   ]);
 });
 
-Deno.test("diff: retrieval", async () => {
+diffTest("diff: retrieval", async (io) => {
   const many = keys(100);
-  await compare([
+  await compare(io, [
     ["get miss", "get nope\r\n"],
     ["get no key", "get\r\n"],
     ["get trailing space", "get \r\n"],
@@ -270,9 +272,9 @@ Deno.test("diff: retrieval", async () => {
   ]);
 });
 
-Deno.test("diff: incr/decr/delete/touch", async () => {
+diffTest("diff: incr/decr/delete/touch", async (io) => {
   const set = (v: string) => `set n 0 0 ${v.length}\r\n${v}\r\n`;
-  await compare([
+  await compare(io, [
     ["incr", `${set("10")}incr n 5\r\nget n\r\n`],
     ["incr grows", `${set("99")}incr n 1\r\nget n\r\n`],
     [
@@ -334,8 +336,8 @@ Deno.test("diff: incr/decr/delete/touch", async () => {
   ]);
 });
 
-Deno.test("diff: admin and framing", async () => {
-  await compare([
+diffTest("diff: admin and framing", async (io) => {
+  await compare(io, [
     ["version args", "version x y\r\n"],
     [
       "verbosity",
@@ -412,11 +414,11 @@ Deno.test("diff: admin and framing", async () => {
   ]);
 });
 
-Deno.test("diff: stats field names", async () => {
+diffTest("diff: stats field names", async (io) => {
   const mc = await startMemcached();
   if (!mc) return;
   try {
-    await withServer({}, async (srv) => {
+    await withServer({ io }, async (srv) => {
       const setup = "set a 0 0 1\r\n1\r\nget a\r\n";
       for (const port of [mc.port, srv.port]) {
         await exchange(port, setup, false);
@@ -454,7 +456,7 @@ Deno.test("diff: stats field names", async () => {
   }
 });
 
-Deno.test("diff: stats counters after the same commands", async () => {
+diffTest("diff: stats counters after the same commands", async (io) => {
   const mc = await startMemcached();
   if (!mc) return;
   const script =
@@ -490,7 +492,7 @@ Deno.test("diff: stats counters after the same commands", async () => {
     "total_items",
   ];
   try {
-    await withServer({}, async (srv) => {
+    await withServer({ io }, async (srv) => {
       const read = async (port: number) => {
         await exchange(port, "stats reset\r\n" + script, false);
         const out = await exchange(port, "stats\r\n", false);

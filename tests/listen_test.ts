@@ -52,7 +52,7 @@ ioTest(
   async (io) => {
     const v6 = hasIpv6Loopback();
     const config = defaultConfig();
-    config.io = io;
+    config.io = io as "portable" | "epoll"; // one loop: lib/server's own start
     config.port = 0;
     config.listen = "127.0.0.1,127.0.0.2" + (v6 ? ",[::1]:0" : "");
     const server = startServer(config);
@@ -103,6 +103,8 @@ ioTest(
       await server.close();
     }
   },
+  // lib/server's startServer serves one loop; -t N's listeners: threads_test.ts
+  { threads: false },
 );
 
 Deno.test("-l with notls: and -Z: TLS on one interface, plain TCP on the other", async () => {
@@ -163,7 +165,7 @@ ioTest(
   async (io) => {
     if (!hasIpv6Loopback()) return;
     const config = defaultConfig();
-    config.io = io;
+    config.io = io as "portable" | "epoll"; // one loop: lib/server's own start
     config.port = 0;
     config.listen = "::1";
     const server = startServer(config);
@@ -178,4 +180,6 @@ ioTest(
       await server.close();
     }
   },
+  // lib/server's startServer serves one loop; -t N's listeners: threads_test.ts
+  { threads: false },
 );

@@ -9,7 +9,14 @@
  */
 
 import assert from "node:assert/strict";
-import { raw, settle, startMemcached, withServer } from "./_helpers.ts";
+import {
+  diffTest,
+  type Io,
+  raw,
+  settle,
+  startMemcached,
+  withServer,
+} from "./_helpers.ts";
 import { type Case, MG, MS, type Step } from "./_meta_diff_cases.ts";
 import { MDMA, OTHER } from "./_meta_diff_cases_mod.ts";
 
@@ -99,11 +106,15 @@ async function counters(port: number): Promise<string> {
 const dump = Deno.env.get("META_DIFF_DUMP") === "1";
 
 /** Runs every case on both servers; fails listing each difference. */
-async function compare(cases: Case[], withCounters: boolean) {
+async function compare(
+  io: Io | undefined,
+  cases: Case[],
+  withCounters: boolean,
+) {
   const mc = await startMemcached();
   if (!mc) return;
   try {
-    await withServer({}, async (srv) => {
+    await withServer({ io }, async (srv) => {
       const diffs: string[] = [];
       for (const [i, [name, build]] of cases.entries()) {
         const k = `m${i}x`;
@@ -138,18 +149,18 @@ async function compare(cases: Case[], withCounters: boolean) {
     await mc.stop();
   }
 }
-Deno.test("meta diff: mg", async () => {
-  await compare(MG, false);
+diffTest("meta diff: mg", async (io) => {
+  await compare(io, MG, false);
 });
 
-Deno.test("meta diff: ms", async () => {
-  await compare(MS, false);
+diffTest("meta diff: ms", async (io) => {
+  await compare(io, MS, false);
 });
 
-Deno.test("meta diff: md, ma", async () => {
-  await compare(MDMA, false);
+diffTest("meta diff: md, ma", async (io) => {
+  await compare(io, MDMA, false);
 });
 
-Deno.test("meta diff: mn, me, pipelines and stats counters", async () => {
-  await compare([...MG, ...MS, ...MDMA, ...OTHER], true);
+diffTest("meta diff: mn, me, pipelines and stats counters", async (io) => {
+  await compare(io, [...MG, ...MS, ...MDMA, ...OTHER], true);
 });

@@ -8,7 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, ioTest, raw, settle, waitListening } from "./_helpers.ts";
+import {
+  freePort,
+  ioFlags,
+  ioTest,
+  raw,
+  settle,
+  waitListening,
+} from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -28,12 +35,13 @@ ioTest(
         "--no-lock",
         "--allow-net",
         "--allow-ffi",
+        "--allow-read", // a -t N worker loads its module
         MAIN,
         "-p",
         String(port),
         "-l",
         "127.0.0.1",
-        `--io=${io}`,
+        ...ioFlags(io),
         `--metrics=127.0.0.1:${mport}`,
       ],
       stdin: "null",

@@ -14,7 +14,14 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, ioTest, skip, spawnListening, which } from "./_helpers.ts";
+import {
+  freePort,
+  ioFlags,
+  ioTest,
+  skip,
+  spawnListening,
+  which,
+} from "./_helpers.ts";
 import { DENO, MAIN, spawnServer } from "./_proc.ts";
 import { makePki } from "./_pki.ts";
 import { cpuMs, rssMb } from "./_robust_helpers.ts";
@@ -156,8 +163,7 @@ ioTest("storms: TLS handshakes and slowloris beside memcached", async (io) => {
       MAIN,
       "-p",
       String(port),
-      "--io",
-      io,
+      ...ioFlags(io),
       "-c",
       "4096",
       "-Z",
@@ -166,7 +172,7 @@ ioTest("storms: TLS handshakes and slowloris beside memcached", async (io) => {
     ], port); // deno-fmt-ignore
     try {
       lines.push(
-        await measure(`ours --io=${io}`, ours.child.pid, port, tport, pki.ca),
+        await measure(`ours ${ioFlags(io).join(" ")}`, ours.child.pid, port, tport, pki.ca),
       );
     } finally {
       await ours.stop();

@@ -30,6 +30,8 @@ export const CTL = {
   CONNS: 1,
   /** `--single`: connections admitted so far. */
   SERVED: 2,
+  /** Lock of the shared connection memory budget ({@link budgetWords}). */
+  BUDGET_LOCK: 3,
   /** Words reserved (64 bytes: blocks start on their own cache line). */
   SIZE: 16,
 } as const;
@@ -109,7 +111,7 @@ export interface SharedCounters {
 
 /** Creates the shared counter memory for `loops` worker loops plus the main thread. */
 export function createCountersHandle(loops: number): CountersHandle {
-  const bytes = CTL.SIZE * 4 + (loops + 2) * BLOCK * 8;
+  const bytes = CTL.SIZE * 4 + (loops + 2) * BLOCK * 8 + BUDGET_WORDS * 8;
   return { sab: new SharedArrayBuffer(bytes), loops };
 }
 
@@ -118,7 +120,7 @@ export function createCountersHandle(loops: number): CountersHandle {
  * fields, slab arrays living in the loop's shared block.
  */
 export function attachCounters(h: CountersHandle, id: number): Counters {
-  const all = new Float64Array(h.sab, CTL.SIZE * 4);
+  const all = new Float64Array(h.sab, CTL.SIZE * 4, (h.loops + 2) * BLOCK);
   const mine = all.subarray(id * BLOCK, (id + 1) * BLOCK);
   const c = createCounters();
   const row = (i: number) =>
@@ -141,6 +143,25 @@ export function attachCounters(h: CountersHandle, id: number): Counters {
     mine,
   };
   return c;
+}
+
+/** Doubles of the shared budget: used, four kinds, refusals, closes, spare. */
+export const BUDGET_WORDS = 8;
+
+/**
+ * The words of the server-wide connection memory budget (`lib/budget.ts`)
+ * that every loop draws from: Float64 [used, by kind ×4, refusals, closes],
+ * taken under `ctl[CTL.BUDGET_LOCK]`.
+ */
+export function budgetWords(
+  s: SharedCounters,
+): { ctl: Int32Array; lock: number; f: Float64Array } {
+  const off = s.all.byteOffset + s.all.byteLength;
+  return {
+    ctl: s.ctl,
+    lock: CTL.BUDGET_LOCK,
+    f: new Float64Array(s.all.buffer, off, BUDGET_WORDS),
+  };
 }
 
 /**

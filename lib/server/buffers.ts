@@ -28,6 +28,7 @@ import {
   defaultBudgetBytes,
   Kind,
 } from "../budget.ts";
+import { budgetWords } from "../protocol/shared_counters.ts";
 import type { Context } from "../protocol/context.ts";
 import { STAGE_SLICE } from "./sendout.ts";
 import {
@@ -115,7 +116,12 @@ export function createBuffers<C extends Buffered>(
   const limit = cfg.connMemoryMb > 0
     ? cfg.connMemoryMb * 1024 * 1024
     : defaultBudgetBytes(cfg.memoryLimitMb);
-  const budget = createBudget(limit);
+  // With -t N every loop draws from one total: the bound is server-wide.
+  const shared = ctx.counters.shared;
+  const budget = createBudget(
+    limit,
+    shared === undefined ? undefined : budgetWords(shared),
+  );
   ctx.budget = budget;
   /** Within this of the limit the budget counts as spent. */
   const headroom = Math.max(INITIAL, Math.floor(limit / 16));
@@ -263,6 +269,7 @@ export function createBuffers<C extends Buffered>(
     everySecond() {
       if (!spent()) {
         spentFor = 0;
+        relieve(); // another loop may have given the memory back
         return;
       }
       if (++spentFor < STUCK_SECONDS) return;

@@ -15,7 +15,7 @@
  */
 
 import type { Config } from "../config.ts";
-import { systemClock } from "../clock.ts";
+import { clockBuffer, systemClock } from "../clock.ts";
 import type { Context } from "../protocol/context.ts";
 import type { Credential } from "../authfile.ts";
 import { createContext } from "./context.ts";
@@ -100,7 +100,9 @@ export function clusterUnavailable(
   if (config.sasl !== null && !opts.sasl) {
     return `-t ${n}: no credentials for -S`;
   }
-  if (config.clock !== systemClock) return `-t ${n} needs the system clock`;
+  if (config.clock !== systemClock && clockBuffer(config.clock) === null) {
+    return `-t ${n} needs the system clock or a manual one`;
+  }
   return null;
 }
 
@@ -251,6 +253,7 @@ export async function startCluster(
           tcp,
           unixFd,
           latency: latencySab,
+          clock: clockBuffer(config.clock),
           auth: opts.auth ?? null,
           sasl: opts.sasl ?? null,
         })),

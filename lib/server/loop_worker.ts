@@ -29,6 +29,7 @@ import {
 import { createAuthStore, type Credential } from "../authfile.ts";
 import { createLatency } from "../metrics/latency.ts";
 import { PERFORMANCE_CLOCK } from "../metrics/clock.ts";
+import { sharedClock } from "../clock.ts";
 
 /** The Worker name that tells a module it runs as an event loop. */
 export const LOOP_WORKER_NAME = "denocached-loop";
@@ -56,6 +57,8 @@ export interface LoopInit {
   unixFd: number | null;
   /** `--metrics`: every loop's latency histograms, or null. */
   latency: SharedArrayBuffer | null;
+  /** A manual clock's time (tests), or null for the system clock. */
+  clock: SharedArrayBuffer | null;
   /** `-Y` / `-S` credentials (the main thread forwards SIGHUP reloads). */
   auth: Credential[] | null;
   sasl: Credential[] | null;
@@ -97,6 +100,7 @@ function configOf(init: LoopInit): Config {
   const config: Config = { ...defaultConfig(), ...init.config };
   config.auth = init.auth && createAuthStore(init.auth).check;
   config.sasl = init.sasl && createAuthStore(init.sasl).check;
+  if (init.clock !== null) config.clock = sharedClock(init.clock);
   return config;
 }
 
