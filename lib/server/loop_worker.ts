@@ -95,6 +95,12 @@ export function isLoopWorker(): boolean {
   return (globalThis as unknown as LoopScope).name === LOOP_WORKER_NAME;
 }
 
+/**
+ * How long a loop blocks in epoll_wait before yielding to its Worker's event
+ * loop (a stop message or the tick then waits at most this long).
+ */
+const LOOP_BLOCK_MS = 20;
+
 /** Turns a {@link WireConfig} back into a Config with the loop's own hooks. */
 function configOf(init: LoopInit): Config {
   const config: Config = { ...defaultConfig(), ...init.config };
@@ -131,6 +137,7 @@ function runLoop(init: LoopInit, scope: LoopScope): void {
     epoll = serveEpoll(core, libc, config, init.tcp, {
       reusePort: true,
       unixFd: init.unixFd,
+      blockMs: LOOP_BLOCK_MS,
     });
   } catch (e) {
     libc.close();

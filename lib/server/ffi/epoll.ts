@@ -57,6 +57,14 @@ export interface EpollShare {
    * with EPOLLEXCLUSIVE, never closed or unlinked here (null = none).
    */
   unixFd: number | null;
+  /**
+   * How long the loop may block in a synchronous `epoll_wait` before it
+   * waits off-thread (default {@link SPIN_MS}). A `-t N` loop's Worker has
+   * nothing else to run but a once-a-second tick and a stop message, so it
+   * blocks longer and saves the thread hand-off that an idle-then-busy loop
+   * pays per wake-up.
+   */
+  blockMs?: number;
 }
 
 /** Per-socket state of the transport. */
@@ -303,15 +311,18 @@ export function serveEpoll(
   const stride = libc.eventSize;
   const dataOff = libc.dataOffset;
 
+  const blockMs = share?.blockMs ?? SPIN_MS;
+  const yieldMs = Math.max(YIELD_MS, blockMs);
+
   async function loop(): Promise<void> {
     let lastYield = Date.now();
     while (!stopped) {
       let n = 0;
-      if (Date.now() - lastYield < YIELD_MS) {
+      if (Date.now() - lastYield < yieldMs) {
         n = s.epoll_wait(ep, events, MAX_EVENTS, 0);
         // Caught up: the next request usually comes within microseconds, so
         // block briefly here rather than pay a thread hand-off for it.
-        if (n === 0) n = s.epoll_wait(ep, events, MAX_EVENTS, SPIN_MS);
+        if (n === 0) n = s.epoll_wait(ep, events, MAX_EVENTS, blockMs);
       }
       if (n === 0) {
         // Nothing ready (or our turn is up): wait off-thread, so timers,
