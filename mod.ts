@@ -79,8 +79,9 @@ export interface ServerOptions {
   /**
    * Event loops (`-t`): 1 (the default) serves from this thread; N > 1
    * starts N Workers over one shared store. They need the epoll transport
-   * (`io` defaults to "epoll" then), `--allow-read` and the system clock;
-   * where they cannot run, one line on stderr says so and one loop serves.
+   * (`io` defaults to "epoll" then), `--allow-read`, and the system clock
+   * or a {@link manualClock} (its time is shared with the loops); where they
+   * cannot run, one line on stderr says so and one loop serves.
    */
   threads?: number;
 }

@@ -330,6 +330,18 @@ Deno.test({
         body,
         /^memcached_commands_total\{command="set",status="hit"\} 16$/m,
       );
+      // Per-loop figures: the sets of every loop add up to the 16.
+      const perLoop = [
+        ...body.matchAll(
+          /^denocached_loop_commands_total\{loop="(\d+)",command="set"\} (\d+)$/gm,
+        ),
+      ];
+      nodeAssert.ok(perLoop.length >= 3, "main thread and two loops");
+      nodeAssert.equal(perLoop.reduce((t, m) => t + Number(m[2]), 0), 16);
+      nodeAssert.match(
+        body,
+        /^# TYPE denocached_loop_current_connections gauge$/m,
+      );
     } finally {
       await stop(s.p);
     }

@@ -149,4 +149,46 @@ export function denocachedFamilies(
     "1 while a graceful stop is in progress.",
     draining ? 1 : 0,
   );
+  loopFamilies(w, g.loops);
+}
+
+/**
+ * Per event loop of `-t N` (from `stats loops`; loop 0 is the main thread):
+ * open connections, connections accepted, and gets and sets served.
+ */
+function loopFamilies(w: Writer, loops: Map<string, string>): void {
+  const ids = new Set<string>();
+  for (const k of loops.keys()) {
+    const m = /^loop_(\d+):/.exec(k);
+    if (m) ids.add(m[1]);
+  }
+  for (const loop of ids) {
+    const v = (f: string) => Number(loops.get(`loop_${loop}:${f}`) ?? 0);
+    sample(
+      w,
+      "denocached_loop_current_connections",
+      "gauge",
+      "Open client connections of each event loop (-t N; 0 = main thread).",
+      v("curr_connections"),
+      { loop },
+    );
+    sample(
+      w,
+      "denocached_loop_connections_total",
+      "counter",
+      "Client connections each event loop has accepted.",
+      v("total_connections"),
+      { loop },
+    );
+    for (const command of ["get", "set"]) {
+      sample(
+        w,
+        "denocached_loop_commands_total",
+        "counter",
+        "Retrieval (get) and storage (set) commands each event loop served.",
+        v(`cmd_${command}`),
+        { loop, command },
+      );
+    }
+  }
 }

@@ -11,7 +11,14 @@ import type { Context } from "../protocol/context.ts";
 import { createSession, feed } from "../protocol/session.ts";
 
 /** The groups, each as memcached prints it (`stats <group>`; "" = plain). */
-export const GROUPS = ["stats", "settings", "items", "slabs", "conns"] as const;
+export const GROUPS = [
+  "stats",
+  "settings",
+  "items",
+  "slabs",
+  "conns",
+  "loops",
+] as const;
 
 /** Name of a group. */
 export type Group = typeof GROUPS[number];
