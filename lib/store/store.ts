@@ -15,7 +15,11 @@
  *   watermarks, sweep;
  * - `evict.ts`: chunk allocation, eviction, page reassignment, limits;
  * - `write.ts`: store, restore and incr/decr;
- * - `scan.ts`: the resumable walk over live items.
+ * - `scan.ts`: the resumable walk over live items;
+ * - `holds.ts`: reader holds (values a reply sends from the pages later);
+ * - `counters.ts`: the store's counters, summed over loops;
+ * - `sync.ts`, `locks.ts`: key, class and pool locks of a store shared by
+ *   the loops of `-t N` (`shared.ts` builds one).
  *
  * This file assembles them into the {@link Store} interface; {@link
  * createStore} is the one public entry point.
@@ -39,7 +43,7 @@ import { policyHit, policyOldest, policyWalk } from "./policy.ts";
 import { scan } from "./scan.ts";
 import type { PagePool } from "./slabs.ts";
 import { createState, nextCas, type StoreState } from "./state.ts";
-import { CI, ST, STATS_WORDS } from "./layout.ts";
+import { resetStats, sumStats } from "./counters.ts";
 import { lockClass, releaseKey, syncViews, unlockClass } from "./sync.ts";
 import { hold, unhold } from "./holds.ts";
 import {
@@ -101,35 +105,7 @@ export class SlabStore implements Store {
 
   /** Sums every loop's counter block (a fresh record each call). */
   get stats(): StoreStats {
-    const s = this.s;
-    const a = s.stAll;
-    let totalItems = 0;
-    let bytes = 0;
-    let evictions = 0;
-    let evictedUnfetched = 0;
-    let reclaimed = 0;
-    let expiredUnfetched = 0;
-    let slabReassigns = 0;
-    for (let o = 0; o < a.length; o += STATS_WORDS) {
-      totalItems += a[o + ST.TOTAL_ITEMS];
-      bytes += a[o + ST.BYTES];
-      evictions += a[o + ST.EVICTIONS];
-      evictedUnfetched += a[o + ST.EVICTED_UNFETCHED];
-      reclaimed += a[o + ST.RECLAIMED];
-      expiredUnfetched += a[o + ST.EXPIRED_UNFETCHED];
-      slabReassigns += a[o + ST.SLAB_REASSIGNS];
-    }
-    return {
-      currItems: s.ci[CI.ITEMS],
-      totalItems,
-      bytes,
-      evictions,
-      evictedUnfetched,
-      reclaimed,
-      expiredUnfetched,
-      totalMalloced: s.totalMalloced,
-      slabReassigns,
-    };
+    return sumStats(this.s);
   }
 
   // ---- handle accessors ----
@@ -418,17 +394,7 @@ export class SlabStore implements Store {
   }
 
   resetStats(): void {
-    // Every loop's block: another loop counting meanwhile may keep one.
-    const a = this.s.stAll;
-    for (let o = 0; o < a.length; o += STATS_WORDS) {
-      a[o + ST.TOTAL_ITEMS] = 0;
-      a[o + ST.EVICTIONS] = 0;
-      a[o + ST.RECLAIMED] = 0;
-      a[o + ST.EXPIRED_UNFETCHED] = 0;
-      a[o + ST.EVICTED_UNFETCHED] = 0;
-      a[o + ST.SLAB_REASSIGNS] = 0;
-    }
-    this.s.evicted.fill(0);
+    resetStats(this.s);
   }
 }
 
