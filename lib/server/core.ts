@@ -174,6 +174,25 @@ export interface Core {
   idle(): Promise<void>;
 }
 
+/** How long a graceful stop waits for replies in flight. */
+export const STOP_GRACE_MS = 1000;
+
+/**
+ * The graceful part of a stop, the same for every loop: no new commands,
+ * replies in flight get up to {@link STOP_GRACE_MS} to go out, then every
+ * connection is closed.
+ */
+export async function drainCore(core: Core): Promise<void> {
+  core.beginStop();
+  let t: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    core.idle(),
+    new Promise<void>((r) => (t = setTimeout(r, STOP_GRACE_MS))),
+  ]);
+  clearTimeout(t);
+  core.closeAll();
+}
+
 /** Creates the connection core for `ctx`. */
 export function createCore(ctx: Context, events: CoreEvents): Core {
   const { config, counters, clock } = ctx;

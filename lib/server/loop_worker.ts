@@ -16,7 +16,7 @@
 
 import { type Config, defaultConfig } from "../config.ts";
 import { createContext } from "./context.ts";
-import { createCore } from "./core.ts";
+import { createCore, drainCore } from "./core.ts";
 import { serveEpoll } from "./ffi/epoll.ts";
 import { openEpollLibc } from "./ffi/backend.ts";
 import type { ListenAddr } from "../listen.ts";
@@ -33,9 +33,6 @@ import { sharedClock } from "../clock.ts";
 
 /** The Worker name that tells a module it runs as an event loop. */
 export const LOOP_WORKER_NAME = "denocached-loop";
-
-/** How long a stopping loop waits for replies in flight (as server.ts). */
-const STOP_GRACE_MS = 1000;
 
 /** The structured-cloneable part of {@link Config} a loop is given. */
 export type WireConfig = Omit<
@@ -171,14 +168,7 @@ function runLoop(init: LoopInit, scope: LoopScope): void {
   async function stop(): Promise<void> {
     transport.closeListeners();
     clearInterval(timer);
-    core.beginStop();
-    let t: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      core.idle(),
-      new Promise<void>((r) => (t = setTimeout(r, STOP_GRACE_MS))),
-    ]);
-    clearTimeout(t);
-    core.closeAll();
+    await drainCore(core);
     transport.stop();
     await transport.done;
     libc.close();

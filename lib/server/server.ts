@@ -12,7 +12,7 @@ import { createContext } from "./context.ts";
 import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { listenTls } from "../tls.ts";
-import { createCore } from "./core.ts";
+import { createCore, drainCore } from "./core.ts";
 import { sweepTask } from "../protocol/admin.ts";
 import {
   closeQuietly,
@@ -34,8 +34,6 @@ import {
 
 /** Chunks the sweep looks at per tick, in slices (see `lib/slices.ts`). */
 const SWEEP_BUDGET = 20_000;
-/** How long a graceful stop waits for replies in flight. */
-const STOP_GRACE_MS = 1000;
 
 export { EpollUnavailable };
 
@@ -232,14 +230,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
       hooks.onDrain?.(ctx);
       closeListeners();
       clearInterval(timer);
-      core.beginStop();
-      let t: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        core.idle(),
-        new Promise<void>((r) => (t = setTimeout(r, STOP_GRACE_MS))),
-      ]);
-      clearTimeout(t);
-      core.closeAll();
+      await drainCore(core);
       epoll?.stop();
       await Promise.allSettled([
         ...portable.map((p) => p.done),

@@ -108,11 +108,24 @@ export function writeHeader(
   now: number,
   cas: number,
 ): void {
+  writeFields(u, w, vLen, flags, exp, now, cas);
+  u[w + META] = kLen | LINKED | (u[w + META] & POLICY_BITS);
+}
+
+/** The header words a write sets, META aside. */
+function writeFields(
+  u: Uint32Array,
+  w: number,
+  vLen: number,
+  flags: number,
+  exp: number,
+  now: number,
+  cas: number,
+): void {
   u[w + VLEN] = vLen;
   u[w + FLAGS] = flags;
   u[w + EXP] = clampExp(exp);
   u[w + ATIME] = now;
-  u[w + META] = kLen | LINKED | (u[w + META] & POLICY_BITS);
   writeCas(u, w, cas);
 }
 
@@ -155,12 +168,8 @@ export function rewriteHeader(
   now: number,
   cas: number,
 ): void {
-  u[w + VLEN] = vLen;
-  u[w + FLAGS] = flags;
-  u[w + EXP] = clampExp(exp);
-  u[w + ATIME] = now;
+  writeFields(u, w, vLen, flags, exp, now, cas);
   setMetaBits(shared, u, w + META, BITS_MASK << BITS_SHIFT, LINKED);
-  writeCas(u, w, cas);
 }
 
 /** Copies `len` bytes without allocating for short ranges. */
