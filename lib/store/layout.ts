@@ -5,13 +5,18 @@
  * @module
  */
 
-/** Int32 control words. */
+/**
+ * Int32 control words. Those every loop writes often (the cas counter; the
+ * item count and sweep cursor) sit on cache lines of their own, apart from
+ * the read-mostly words every command reads (mask, slots): otherwise each
+ * set on one core would evict the line every get on another core reads.
+ */
 export const CI = {
   /** Low and high halves of the last cas unique. */
-  CAS_LO: 0,
-  CAS_HI: 1,
+  CAS_LO: 16,
+  CAS_HI: 17,
   /** Linked items, store-wide. */
-  ITEMS: 2,
+  ITEMS: 32,
   /** Bucket mask of the hash index. */
   MASK: 3,
   /** Page slots in use (views up to here exist somewhere). */
@@ -24,15 +29,15 @@ export const CI = {
   GROW_LOCK: 7,
   /** Lock: the shrink drain (cache_memlimit). */
   DRAIN_LOCK: 8,
-  SWEEP_PAGE: 9,
-  SWEEP_CHUNK: 10,
+  SWEEP_PAGE: 33,
+  SWEEP_CHUNK: 34,
   DRAIN_PAGE: 11,
   DRAIN_AT: 12,
   DROPPING: 13,
   DROP_PREV: 14,
   /** Freed page slots on the free-slot stack. */
   FREE_TOP: 15,
-  WORDS: 16,
+  WORDS: 48,
 } as const;
 
 /** Float64 control words. */
@@ -63,3 +68,9 @@ export const STATS_WORDS = 16;
 
 /** Stripe locks of the key space (a power of two, ≤ the initial buckets). */
 export const STRIPES = 4096;
+
+/**
+ * Int32 words per lock word (64 bytes): each lock on its own cache line, so
+ * loops taking neighbouring stripes do not bounce one line between cores.
+ */
+export const LOCK_PAD = 16;

@@ -14,7 +14,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { CF, CI, STATS_WORDS, STRIPES } from "./layout.ts";
+import { CF, CI, LOCK_PAD, STATS_WORDS, STRIPES } from "./layout.ts";
 import { PagePool, SizeClasses } from "./slabs.ts";
 import {
   type Backing,
@@ -65,7 +65,7 @@ export function createSharedStore(
     stats: new SharedArrayBuffer((loops + 1) * STATS_WORDS * 8),
     buckets: growable(INITIAL_BUCKETS * 4, buckets * 4),
     ghost: growable(INITIAL_BUCKETS * 4, buckets * 4),
-    locks: new SharedArrayBuffer((STRIPES + sc.count + 1) * 4),
+    locks: new SharedArrayBuffer((STRIPES + sc.count + 1) * LOCK_PAD * 4),
     pages: growable(pageSize, (usable + 1) * pageSize),
     pageMeta: meta,
   };

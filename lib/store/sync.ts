@@ -28,12 +28,13 @@
 
 import { LINKED, META } from "./chunk.ts";
 import { hashOf, splitIndex } from "./hash_index.ts";
-import { CI, STRIPES } from "./layout.ts";
+import { CI, LOCK_PAD, STRIPES } from "./layout.ts";
 import { lockWord, tryLockWord, unlockWord } from "./locks.ts";
 import type { StoreState } from "./state.ts";
 
 const { GROW_LOCK, MASK, POOL_LOCK, SLOTS } = CI;
 const SM = STRIPES - 1;
+const PAD = LOCK_PAD;
 
 /** Refreshes this thread's page views and bucket view after a lock. */
 export function syncViews(s: StoreState): void {
@@ -51,8 +52,8 @@ export function enterKey(s: StoreState, hv: number): void {
   if (!s.shared) return;
   const k = hv & SM;
   if (s.heldStripe === k) return;
-  if (s.heldStripe >= 0) unlockWord(s.locks, s.heldStripe);
-  lockWord(s.locks, k);
+  if (s.heldStripe >= 0) unlockWord(s.locks, s.heldStripe * PAD);
+  lockWord(s.locks, k * PAD);
   s.heldStripe = k;
   syncViews(s);
 }
@@ -61,7 +62,7 @@ export function enterKey(s: StoreState, hv: number): void {
 export function releaseKey(s: StoreState): void {
   if (!s.shared) return;
   if (s.heldStripe >= 0) {
-    unlockWord(s.locks, s.heldStripe);
+    unlockWord(s.locks, s.heldStripe * PAD);
     s.heldStripe = -1;
   }
   if (s.ci[CI.ITEMS] > s.growAt) growShared(s);
@@ -76,14 +77,14 @@ export function tryStripe(s: StoreState, hv: number): number {
   if (!s.shared) return 2;
   const k = hv & SM;
   if (s.heldStripe === k) return 2;
-  if (!tryLockWord(s.locks, k)) return 0;
+  if (!tryLockWord(s.locks, k * PAD)) return 0;
   syncViews(s);
   return 1;
 }
 
 /** Gives back a stripe {@link tryStripe} took (`got` = its answer). */
 export function untryStripe(s: StoreState, hv: number, got: number): void {
-  if (got === 1) unlockWord(s.locks, hv & SM);
+  if (got === 1) unlockWord(s.locks, (hv & SM) * PAD);
 }
 
 /** Takes class `c`'s lock (re-entrant); only with no other class held. */
@@ -93,7 +94,7 @@ export function lockClass(s: StoreState, c: number): void {
     s.classDepth++;
     return;
   }
-  lockWord(s.locks, STRIPES + c);
+  lockWord(s.locks, (STRIPES + c) * PAD);
   s.heldClass = c;
   s.classDepth = 1;
   syncViews(s);
@@ -104,7 +105,7 @@ export function unlockClass(s: StoreState, c: number): void {
   if (!s.shared) return;
   if (--s.classDepth > 0) return;
   s.heldClass = 0;
-  unlockWord(s.locks, STRIPES + c);
+  unlockWord(s.locks, (STRIPES + c) * PAD);
 }
 
 /**
@@ -114,7 +115,7 @@ export function unlockClass(s: StoreState, c: number): void {
 export function tryClass(s: StoreState, c: number): number {
   if (!s.shared || s.heldClass === c || s.triedClass === c) return 2;
   if (s.triedClass !== 0) return 0; // one tried class at a time
-  if (!tryLockWord(s.locks, STRIPES + c)) return 0;
+  if (!tryLockWord(s.locks, (STRIPES + c) * PAD)) return 0;
   s.triedClass = c;
   syncViews(s);
   return 1;
@@ -124,7 +125,7 @@ export function tryClass(s: StoreState, c: number): number {
 export function untryClass(s: StoreState, c: number, got: number): void {
   if (got !== 1) return;
   s.triedClass = 0;
-  unlockWord(s.locks, STRIPES + c);
+  unlockWord(s.locks, (STRIPES + c) * PAD);
 }
 
 /**
@@ -196,12 +197,12 @@ function growShared(s: StoreState): void {
   if (!tryLockWord(s.ci, GROW_LOCK)) return;
   try {
     if (s.ci[CI.ITEMS] <= s.growAt) return;
-    for (let k = 0; k < STRIPES; k++) lockWord(s.locks, k);
+    for (let k = 0; k < STRIPES; k++) lockWord(s.locks, k * PAD);
     try {
       syncViews(s);
       splitIndex(s);
     } finally {
-      for (let k = STRIPES - 1; k >= 0; k--) unlockWord(s.locks, k);
+      for (let k = STRIPES - 1; k >= 0; k--) unlockWord(s.locks, k * PAD);
     }
   } finally {
     unlockWord(s.ci, GROW_LOCK);
