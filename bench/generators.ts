@@ -17,6 +17,33 @@ export const KEYS = 10_000;
 /** Fraction of requests that are gets (the rest are sets). */
 export const GET_RATIO = 0.9;
 
+/**
+ * The part of an mcload command line that says what load to send:
+ * `connections`, workload `w`'s depth, mix, keys, value size and multi-get,
+ * and the server pid whose CPU mcload reports (null = none).
+ */
+export function mcloadWorkload(
+  w: Workload,
+  connections: number,
+  pid: number | null,
+): string[] {
+  const a = [
+    "-c",
+    String(connections),
+    "-d",
+    String(w.depth),
+    "-r",
+    String(GET_RATIO),
+    "-k",
+    String(KEYS),
+    "-v",
+    String(w.valueSize),
+  ];
+  if (w.mget > 1) a.push("-m", String(w.mget));
+  if (pid !== null) a.push("-P", String(pid));
+  return a;
+}
+
 /** One throughput workload (W1–W4). */
 export interface Workload {
   /** "W1" … "W4". */
@@ -205,7 +232,7 @@ export class McloadGenerator implements Generator {
     opts: RunOptions,
     pid: number | null,
   ): string[] {
-    const a = [
+    return [
       "-p",
       String(port),
       "-l",
@@ -214,20 +241,8 @@ export class McloadGenerator implements Generator {
       String(opts.duration),
       "-w",
       String(opts.warmup),
-      "-c",
-      String(CONNECTIONS),
-      "-d",
-      String(w.depth),
-      "-r",
-      String(GET_RATIO),
-      "-k",
-      String(KEYS),
-      "-v",
-      String(w.valueSize),
+      ...mcloadWorkload(w, CONNECTIONS, pid),
     ];
-    if (w.mget > 1) a.push("-m", String(w.mget));
-    if (pid !== null) a.push("-P", String(pid));
-    return a;
   }
 
   describe(w: Workload, port: number, opts: RunOptions): string[] {

@@ -16,8 +16,8 @@ import {
   parseMcload,
 } from "./generators.ts";
 import {
-  GET_RATIO,
   KEYS,
+  mcloadWorkload,
   type RunOptions,
   type Workload,
 } from "./generators.ts";
@@ -70,7 +70,7 @@ function runArgs(
   secs: number,
   pid: number | null,
 ): string[] {
-  const a = [
+  return [
     "-p",
     String(port),
     "-n", // keys were preloaded by the -L run
@@ -78,20 +78,8 @@ function runArgs(
     "0",
     "-t",
     String(secs),
-    "-c",
-    String(env.connections),
-    "-d",
-    String(w.depth),
-    "-r",
-    String(GET_RATIO),
-    "-k",
-    String(KEYS),
-    "-v",
-    String(w.valueSize),
+    ...mcloadWorkload(w, env.connections, pid),
   ];
-  if (w.mget > 1) a.push("-m", String(w.mget));
-  if (pid !== null) a.push("-P", String(pid));
-  return a;
 }
 
 /** The generator command lines of one window, in order (for --dry-run). */
