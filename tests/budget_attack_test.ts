@@ -100,11 +100,6 @@ for (const c of CASES) {
     } finally {
       await srv.stop();
     }
-  }, {
-    // With -t N a large value is copied into each reply under the key lock
-    // (holds do not cross loops yet), so these attacks are not bounded
-    // there: left open in issues #12/#15.
-    threads: false,
   });
   Deno.test(`attack: ${c.name} [memcached]`, async () => {
     if (!haveProc()) return void skip("no /proc to read RSS from");

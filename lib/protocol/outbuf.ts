@@ -39,7 +39,8 @@ export interface OutBuf {
 
 /** What keeps a referenced value's bytes as they were (Store.hold). */
 export interface Holder {
-  hold(h: number): void;
+  /** False when the bytes cannot be held (then they are copied). */
+  hold(h: number): boolean;
   unhold(h: number): void;
 }
 
@@ -79,7 +80,11 @@ export function putStored(
   handle: number,
   cas: number,
 ): void {
-  if (!o.byRef || n < REF_MIN) return putRange(o, src, start, start + n);
+  if (
+    !o.byRef || n < REF_MIN || (o.holder !== null && !o.holder.hold(handle))
+  ) {
+    return putRange(o, src, start, start + n);
+  }
   const i = o.nrefs++;
   o.refAt[i] = o.len;
   o.refSrc[i] = src;
@@ -88,7 +93,6 @@ export function putStored(
   o.refHandle[i] = handle;
   o.refCas[i] = cas;
   o.refBytes += n;
-  o.holder?.hold(handle);
 }
 
 /** Drops every pending ref (after they were sent, or on a rollback). */

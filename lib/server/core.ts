@@ -329,10 +329,9 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         stage: null,
         clean: 0,
       };
-      // Values sent from the pages after the batch would not be this
-      // loop's any more once it lets go of the key lock: with `-t N` they
-      // are copied, under the lock, like every smaller value.
-      c.session.out.byRef = !ctx.store.shared;
+      // Large values go from the pages, held (store holds.ts) in every
+      // loop, so many readers of one value share its bytes.
+      c.session.out.byRef = true;
       c.session.out.holder = ctx.store;
       c.session.input = (total) => mem.input(c, total);
       if (tls) mem.chargeTls(c);

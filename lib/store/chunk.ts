@@ -15,7 +15,7 @@
  * | 5    | exptime (absolute unix seconds, 0 = never)               |
  * | 6    | last access / update time (unix seconds)                 |
  * | 7, 8 | cas unique, low and high 32 bits                         |
- * | 9    | key length (0-15), {@link Bits} (16-22), linked (23), policy (24-31) |
+ * | 9    | key length (0-7), holds (8-14), zombie (15), {@link Bits} (16-22), linked (23), policy (24-31) |
  *
  * Helpers take the page's u32 view `u` and the chunk's first word `w`, so
  * callers resolve a handle once and then touch fields without allocating.
@@ -51,8 +51,17 @@ export const CASHI = 8;
 export const META = 9;
 /** Header bytes before the key. */
 export const HDR = 40;
-/** Key length bits of the {@link META} word. */
-export const KLEN_MASK = 0xffff;
+/** Key length bits of the {@link META} word (keys are at most 250 bytes). */
+export const KLEN_MASK = 0xff;
+/** One loop's reader holds in the {@link META} word (`holds.ts`). */
+export const HOLD_ONE = 0x100;
+/** The holding loops' count in the {@link META} word (at most 127 loops). */
+export const HOLD_MASK = 0x7f00;
+/**
+ * {@link META} bit: an unlinked item still held by a reply; its chunk is
+ * freed with its last hold (`holds.ts`).
+ */
+export const ZOMBIE = 0x8000;
 /** Where the {@link Bits} start in the {@link META} word. */
 export const BITS_SHIFT = 16;
 /** The {@link Bits} after shifting down by {@link BITS_SHIFT}. */

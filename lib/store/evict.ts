@@ -23,7 +23,7 @@ import { reclaim, sweep } from "./expiry.ts";
 import { freeDropPage, freeDropStep, freePop } from "./free_list.ts";
 import { unlinkItem } from "./items.ts";
 import { dead } from "./liveness.ts";
-import { pageHeld } from "./holds.ts";
+import { isHeld, pageHeld } from "./holds.ts";
 import { CI, ST } from "./layout.ts";
 import { policyOldest, policySkip, policyVictim } from "./policy.ts";
 import { type StoreState, u32Of, wordOf } from "./state.ts";
@@ -206,11 +206,19 @@ function drainPage(s: StoreState, p: number, c: number): boolean {
     const h = (p << s.cb) | i;
     if ((u[i * cw + META] & LINKED) !== 0) {
       if (!tryItem(s, h)) return false;
+      // Held since the page was picked (another loop's reply): it stays.
+      if (isHeld(s, h)) {
+        untryItem(s);
+        return false;
+      }
       if (dead(s, u, i * cw, now)) reclaim(s, h);
       else evictOne(s, h, c);
       untryItem(s);
     }
   }
+  // A zombie held since the pick (its hold began while it was linked):
+  // with every item unlinked no new hold can start, so this check holds.
+  if (pageHeld(s, p)) return false;
   // Every carved chunk is now on the free list; take them all off.
   freeDropPage(s, c, p);
   if (s.carvePage[c] === p) s.carvePage[c] = 0;

@@ -15,7 +15,7 @@
 
 import type { Clock } from "../clock.ts";
 import { CF, CI, LOCK_PAD, STATS_WORDS, STRIPES } from "./layout.ts";
-import { PagePool, SizeClasses } from "./slabs.ts";
+import { META_BYTES, PagePool, SizeClasses } from "./slabs.ts";
 import {
   type Backing,
   initControl,
@@ -53,7 +53,7 @@ export function createSharedStore(
   const sc = new SizeClasses(pageSize, growthFactor);
   const slots = Math.ceil(opts.limitBytes / pageSize) + sc.count + 1;
   const meta = PagePool.metaBuffer(pageSize, slots, true);
-  const usable = meta.byteLength / 16 - 1;
+  const usable = meta.byteLength / META_BYTES - 1;
   let buckets = INITIAL_BUCKETS;
   while (buckets * 1.5 < (usable * pageSize) / MIN_ITEM) buckets *= 2;
   const growable = (n: number, max: number) =>

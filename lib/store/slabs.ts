@@ -91,6 +91,8 @@ export class PagePool {
   readonly cw: Int32Array;
   /** Chunks handed out so far from each page (the rest are untouched). */
   readonly carved: Int32Array;
+  /** Reader holds on each page's items (`holds.ts`); a held page stays put. */
+  readonly holds: Int32Array;
   private readonly freeSlots: Int32Array;
   private readonly ci: Int32Array;
   private readonly sab: SharedArrayBuffer | null;
@@ -108,12 +110,13 @@ export class PagePool {
   ) {
     this.pageSize = pageSize;
     this.chunkBits = chunkBitsFor(pageSize);
-    const n = meta.byteLength / 16;
+    const n = meta.byteLength / META_BYTES;
     this.maxSlots = n - 1;
     this.cls = new Int32Array(meta, 0, n);
     this.cw = new Int32Array(meta, 4 * n, n);
     this.carved = new Int32Array(meta, 8 * n, n);
     this.freeSlots = new Int32Array(meta, 12 * n, n);
+    this.holds = new Int32Array(meta, 16 * n, n);
     this.ci = ci;
     this.sab = sab;
     this.sync();
@@ -130,7 +133,8 @@ export class PagePool {
   ): SharedArrayBuffer | ArrayBuffer {
     const most = 2 ** (30 - chunkBitsFor(pageSize)) - 1;
     const n = (shared ? Math.min(slots, most) : most) + 1;
-    return shared ? new SharedArrayBuffer(16 * n) : new ArrayBuffer(16 * n);
+    const bytes = META_BYTES * n;
+    return shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
   }
 
   /** Pages currently allocated. */
@@ -214,6 +218,9 @@ export class PagePool {
     this.freeSlots[this.ci[FREE_TOP]++] = p;
   }
 }
+
+/** Metadata bytes per page slot: class, chunk words, carved, free slot, holds. */
+export const META_BYTES = 20;
 
 function chunkBitsFor(pageSize: number): number {
   return Math.ceil(Math.log2(pageSize / MIN_CHUNK));

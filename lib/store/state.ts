@@ -129,11 +129,12 @@ export class StoreState {
   tCls = 0;
   tClass = 0;
   readonly backing: Backing;
-  // Reader holds (holds.ts; one-loop stores only): count per held item,
-  // unlinked items still held, holds per page slot.
+  /** This loop's holds per held item (holds.ts; META counts loops). */
   readonly holds = new Map<number, number>();
-  readonly zombies = new Set<number>();
+  /** Held items per page slot (holds.ts; the pool's, shared with `-t N`). */
   readonly pageHolds: Int32Array;
+  /** Zombies whose last hold went while another class lock was held (holds.ts). */
+  readonly lateFrees: number[] = [];
 
   constructor(opts: StoreOptions, b: Backing, loop: number) {
     const pageSize = pageSizeFor(opts.maxItemSize);
@@ -171,7 +172,7 @@ export class StoreState {
     this.buckets = new Uint32Array(b.buckets, 0, this.mask + 1);
     this.ghost = new Uint32Array(b.ghost, 0, this.mask + 1);
     this.locks = b.locks === null ? new Int32Array(0) : new Int32Array(b.locks);
-    this.pageHolds = new Int32Array(this.pool.maxSlots + 1);
+    this.pageHolds = this.pool.holds;
   }
 
   /** Page memory limit in bytes. */

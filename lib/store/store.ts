@@ -45,7 +45,7 @@ import type { PagePool } from "./slabs.ts";
 import { createState, nextCas, type StoreState } from "./state.ts";
 import { resetStats, sumStats } from "./counters.ts";
 import { lockClass, releaseKey, syncViews, unlockClass } from "./sync.ts";
-import { hold, unhold } from "./holds.ts";
+import { freeLate, hold, unhold } from "./holds.ts";
 import {
   type ClassInfo,
   type Handle,
@@ -383,10 +383,11 @@ export class SlabStore implements Store {
 
   release(): void {
     releaseKey(this.s);
+    if (this.s.lateFrees.length !== 0) freeLate(this.s);
   }
 
-  hold(h: Handle): void {
-    hold(this.s, h);
+  hold(h: Handle): boolean {
+    return hold(this.s, h);
   }
 
   unhold(h: Handle): void {

@@ -370,9 +370,12 @@ export interface Store {
    * A reply will send item `h`'s value bytes from the pages after this
    * batch: until {@link unhold}, they stay as they are (a rewrite makes a
    * new version, an unlinked item keeps its chunk, no page move takes it),
-   * as memcached's item reference counts keep them. One-loop stores only.
+   * as memcached's item reference counts keep them, in every loop of a
+   * shared store. Call it while `h`'s key lock is held (in the batch that
+   * looked it up). False when no hold was taken (the item has the most
+   * holds its count can say): copy the value instead.
    */
-  hold(h: Handle): void;
+  hold(h: Handle): boolean;
   /** Ends one {@link hold} of `h`. */
   unhold(h: Handle): void;
 }
