@@ -97,7 +97,7 @@ export interface CountersHandle {
 
 /** What a loop's {@link Counters} carries when there are several loops. */
 export interface SharedCounters {
-  /** Event loops serving clients (the `threads` row). */
+  /** Worker loops beside the main thread's (`threads` is this + 1). */
   readonly loops: number;
   /** This loop's block index (0 = the main thread). */
   readonly id: number;

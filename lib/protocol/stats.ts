@@ -159,7 +159,7 @@ export function generalStats(s: Session): Row[] {
     ["accepting_conns", 1],
     ["listen_disabled_num", 0],
     ["time_in_listen_disabled_us", 0],
-    ["threads", ctx.counters.shared?.loops ?? 1],
+    ["threads", (ctx.counters.shared?.loops ?? 0) + 1],
     ["conn_yields", c.conn_yields],
     ["hash_power_level", 16],
     ["hash_bytes", 524288],
@@ -223,7 +223,7 @@ export function settingsStats(s: Session): Row[] {
     ["shutdown_command", cfg.enableShutdown ? "yes" : "no"],
     ["growth_factor", cfg.growthFactor.toFixed(2)],
     ["chunk_size", 48],
-    ["num_threads", s.ctx.counters.shared?.loops ?? 1],
+    ["num_threads", (s.ctx.counters.shared?.loops ?? 0) + 1],
     ["num_threads_per_udp", 1],
     ["stat_key_prefix", ":"],
     ["detail_enabled", "no"],
@@ -419,9 +419,9 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
 
 /**
  * `stats loops` (ours, not memcached's): per event loop of `-t N`, which
- * connections and commands it served. Loop 0 is the main thread (TLS and
- * other listeners the epoll loops cannot serve); with one loop it is the
- * only one.
+ * connections and commands it served. Loop 0 is the main thread's (its
+ * epoll loop, TLS and the listeners only it serves); with one loop it is
+ * the only one.
  */
 export function loopRows(s: Session): Row[] {
   const rows: Row[] = [];

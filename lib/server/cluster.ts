@@ -1,16 +1,18 @@
 /**
- * `-t N` (N > 1): N event loops, each a Worker running the epoll transport
- * (`loop_worker.ts`), over one shared store (`../store/shared.ts`); design
- * in docs/multicore.md sections 4–6.
+ * `-t N` (N > 1): N event loops over one shared store
+ * (`../store/shared.ts`): the main thread's own epoll loop (loop 0, as a
+ * one-loop server runs) and N − 1 Workers running the epoll transport
+ * (`loop_worker.ts`); design in docs/multicore.md sections 4–6.
  *
- * The main thread holds no plain-TCP connection. It creates the shared
- * store (its own view is loop 0: snapshot load and save, the expiry sweep,
- * `--metrics`), reserves each `-l` port once (so port 0 and a clash are
- * resolved and reported once), opens the unix socket the loops share by
- * fd number, serves TLS itself with the portable transport (a Deno
- * listener cannot be shared across isolates), starts the loops and waits
- * for each one's `ready`. A graceful stop sets the shared stop word, posts
- * `stop` to every loop and waits for each `drained`.
+ * The main thread creates the shared store (its view is loop 0's: it also
+ * loads and saves snapshots, sweeps expired items and serves `--metrics`),
+ * reserves each `-l` port once (so port 0 and a clash are resolved and
+ * reported once), opens the unix socket the loops share by fd number,
+ * serves TLS with the portable transport (a Deno listener cannot be shared
+ * across isolates), starts the Workers and waits for each one's `ready`,
+ * then binds its own SO_REUSEPORT sockets beside theirs. A graceful stop
+ * sets the shared stop word, posts `stop` to every Worker, drains its own
+ * connections and waits for each Worker's `drained`.
  * @module
  */
 
@@ -29,6 +31,7 @@ import {
 import { listenTls } from "../tls.ts";
 import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
 import { epollUnavailableReason, openEpollLibc } from "./ffi/backend.ts";
+import { type EpollTransport, serveEpoll } from "./ffi/epoll.ts";
 import { listenTcp, listenUnix, unlinkPath } from "./ffi/sockets.ts";
 import { createSharedStore } from "../store/shared.ts";
 import { createLatency, LATENCY_DOUBLES } from "../metrics/latency.ts";
@@ -123,6 +126,8 @@ export async function startCluster(
   opts: ClusterOptions,
 ): Promise<Cluster> {
   const n = config.threads;
+  /** Worker loops beside the main thread's (ids 1..workersWanted). */
+  const workersWanted = n - 1;
   const libc = openEpollLibc();
   const s = libc.sym;
   const { store, handle } = createSharedStore({
@@ -130,8 +135,8 @@ export async function startCluster(
     maxItemSize: config.maxItemSize,
     clock: config.clock,
     growthFactor: config.growthFactor,
-  }, n);
-  const countersHandle = createCountersHandle(n);
+  }, workersWanted);
+  const countersHandle = createCountersHandle(workersWanted);
   const counters = attachCounters(countersHandle, 0);
   const ctl = counters.shared!.ctl;
   let resolveFinished!: () => void;
@@ -144,7 +149,7 @@ export async function startCluster(
   });
   // --metrics: every loop times its commands into its block of one buffer.
   const latencySab = ctx.latency !== null
-    ? new SharedArrayBuffer((n + 1) * LATENCY_DOUBLES * 8)
+    ? new SharedArrayBuffer(n * LATENCY_DOUBLES * 8)
     : null;
   if (latencySab !== null) {
     ctx.latency = createLatency(PERFORMANCE_CLOCK, {
@@ -171,6 +176,8 @@ export async function startCluster(
   const opened: Deno.Listener[] = [];
   const portable: PortableListener[] = [];
   const workers: Worker[] = [];
+  /** Loop 0's plain listeners and connections (the main thread's). */
+  let epoll: EpollTransport | null = null;
   let unixFd: number | null = null;
   let tlsPort = 0;
   let started = false;
@@ -187,6 +194,7 @@ export async function startCluster(
   }
   function stopAccepting(): void {
     post({ type: "stop-accepting" });
+    epoll?.closeListeners();
     for (const p of portable) p.close();
   }
   /** Loops not yet ready: told when the server gives up on them. */
@@ -199,6 +207,7 @@ export async function startCluster(
   const cleanup = () => {
     for (const r of starting) r("stopped while starting");
     for (const w of workers) w.terminate();
+    epoll?.closeListeners();
     for (const fd of reserved.splice(0)) s.close(fd);
     for (const l of opened) closeQuietly(l);
     if (unixFd !== null) {
@@ -243,7 +252,7 @@ export async function startCluster(
           (opened[0]?.addr as Deno.NetAddr | undefined)?.port ?? 0;
     }
     const ready = await Promise.all(
-      Array.from({ length: n }, (_, i) =>
+      Array.from({ length: workersWanted }, (_, i) =>
         spawn({
           type: "init",
           loopId: i + 1,
@@ -260,6 +269,14 @@ export async function startCluster(
     );
     const bad = ready.find((m) => m !== null);
     if (bad) throw new Error(bad);
+    // Loop 0: this thread's own sockets in the same SO_REUSEPORT groups
+    // (a stop requested while the Workers started leaves it out).
+    if (stopping === null) {
+      epoll = serveEpoll(core, libc, config, tcp, {
+        reusePort: true,
+        unixFd,
+      });
+    }
   } catch (e) {
     cleanup();
     closeLibc();
@@ -326,6 +343,7 @@ export async function startCluster(
       );
       post({ type: "stop" });
       for (const p of portable) p.close();
+      epoll?.closeListeners();
       clearInterval(timer);
       core.beginStop();
       let t: ReturnType<typeof setTimeout> | undefined;
@@ -336,6 +354,10 @@ export async function startCluster(
       clearTimeout(t);
       core.closeAll();
       await Promise.allSettled(portable.map((p) => p.done));
+      if (epoll !== null) {
+        epoll.stop();
+        await epoll.done;
+      }
       cleanup();
       closeLibc();
       if (hooks.onClose) {
