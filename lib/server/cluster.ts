@@ -27,7 +27,12 @@ import {
   servePortable,
 } from "./portable.ts";
 import { listenTls } from "../tls.ts";
-import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
+import {
+  hostPort,
+  type ListenAddr,
+  type ListenProto,
+  parseListen,
+} from "../listen.ts";
 import { epollUnavailableReason, openEpollLibc } from "./ffi/backend.ts";
 import { listenTcp, listenUnix, unlinkPath } from "./ffi/sockets.ts";
 import { createSharedStore } from "../store/shared.ts";
@@ -169,6 +174,8 @@ export async function startCluster(
   const reserved: number[] = [];
   const tcp: ListenAddr[] = [];
   const opened: Deno.Listener[] = [];
+  /** The `-l proto[...]:` of each TLS listener in `opened` that has one. */
+  const protoOf = new Map<Deno.Listener, ListenProto>();
   const portable: PortableListener[] = [];
   const workers: Worker[] = [];
   let unixFd: number | null = null;
@@ -212,6 +219,7 @@ export async function startCluster(
       if (mainIsTls && !a.notls) {
         const l = listenTls(a.host, a.port, tls!);
         opened.push(l);
+        if (a.proto !== undefined) protoOf.set(l, a.proto);
         if (tlsPort === 0) tlsPort = (l.addr as Deno.NetAddr).port;
         continue;
       }
@@ -273,7 +281,13 @@ export async function startCluster(
     for (const l of opened) {
       const a = l.addr as Deno.NetAddr;
       portable.push(
-        servePortable(core, l, tcpAddr, `tcp:${hostPort(a.hostname, a.port)}`),
+        servePortable(
+          core,
+          l,
+          tcpAddr,
+          `tcp:${hostPort(a.hostname, a.port)}`,
+          protoOf.get(l),
+        ),
       );
     }
     timer = setInterval(() => {
