@@ -77,49 +77,30 @@ Deno.test("parseListen: proto[...] and tag[...] prefixes, memcached's matching",
   assert.equal(one("tagged.example:1").host, "tagged.example");
 });
 
+/** Bad entries and memcached's message for each. */
+// deno-fmt-ignore
+const BAD: [string, string][] = [
+  ["proto[binary:127.0.0.1:5", 'Invalid protocol spec: "[binary:127.0.0.1:5"'],
+  ["tag[abc:h", 'Invalid tag in socket config: "[abc:h"'],
+  ["tag[]:h", 'Listener tags must be between 1 and 8 characters: ""'],
+  ["tag[abcdefghi]:h", 'Listener tags must be between 1 and 8 characters: "abcdefghi"'],
+  ["tag[ééééé]:h", 'Listener tags must be between 1 and 8 characters: "ééééé"'],
+  // memcached prints its strtok'd copy of the list: up to the first byte
+  // its parse overwrote.
+  ["proto[proxy]:127.0.0.1:5", 'Server not built with proxy: "proto[proxy"'],
+  ["proto[p]:h", 'Server not built with proxy: "proto[p"'],
+  ["notls:proto[proxy]:h", 'Server not built with proxy: "notls:proto[proxy"'],
+  [",;proto[proxy]:h", 'Server not built with proxy: ",;proto[proxy"'],
+  ["127.0.0.1:5,proto[proxy]:h", 'Server not built with proxy: "127.0.0.1"'],
+  ["h,proto[proxy]:h", 'Server not built with proxy: "h"'],
+  ["[::1]:5;proto[proxy]:h", 'Server not built with proxy: "[::1"'],
+  ["proto[binary]:h:5,proto[proxy]:h", 'Server not built with proxy: "proto[binary"'],
+  ["tag[t]:h:5,proto[proxy]:h", 'Server not built with proxy: "tag[t"'],
+  ["proto[binary]", "-l: empty interface in 'proto[binary]'"],
+];
+
 Deno.test("parseListen: bad proto/tag specs give memcached's messages", () => {
-  for (
-    const [spec, want] of [
-      [
-        "proto[binary:127.0.0.1:5",
-        'Invalid protocol spec: "[binary:127.0.0.1:5"',
-      ],
-      ["tag[abc:h", 'Invalid tag in socket config: "[abc:h"'],
-      ["tag[]:h", 'Listener tags must be between 1 and 8 characters: ""'],
-      [
-        "tag[abcdefghi]:h",
-        'Listener tags must be between 1 and 8 characters: "abcdefghi"',
-      ],
-      [
-        "tag[ééééé]:h",
-        'Listener tags must be between 1 and 8 characters: "ééééé"',
-      ],
-      // memcached prints its strtok'd copy of the list: up to the first
-      // byte its parse overwrote.
-      [
-        "proto[proxy]:127.0.0.1:5",
-        'Server not built with proxy: "proto[proxy"',
-      ],
-      ["proto[p]:h", 'Server not built with proxy: "proto[p"'],
-      [
-        "notls:proto[proxy]:h",
-        'Server not built with proxy: "notls:proto[proxy"',
-      ],
-      [",;proto[proxy]:h", 'Server not built with proxy: ",;proto[proxy"'],
-      [
-        "127.0.0.1:5,proto[proxy]:h",
-        'Server not built with proxy: "127.0.0.1"',
-      ],
-      ["h,proto[proxy]:h", 'Server not built with proxy: "h"'],
-      ["[::1]:5;proto[proxy]:h", 'Server not built with proxy: "[::1"'],
-      [
-        "proto[binary]:h:5,proto[proxy]:h",
-        'Server not built with proxy: "proto[binary"',
-      ],
-      ["tag[t]:h:5,proto[proxy]:h", 'Server not built with proxy: "tag[t"'],
-      ["proto[binary]", "-l: empty interface in 'proto[binary]'"],
-    ]
-  ) {
+  for (const [spec, want] of BAD) {
     assert.equal(parseListen(spec, 7), want, spec);
   }
 });
@@ -159,85 +140,28 @@ const VERSION_REPLY = "\x81\x0b\0\0\0\0\0\0\0\0\0\x06\0\0\0\x07" +
 const NOT_FOUND = "\x81\0\0\0\0\0\0\x01\0\0\0\x09\xde\xad\xbe\xef" +
   "\0\0\0\0\0\0\0\0Not found";
 
+const c = (
+  on: Case["on"],
+  name: string,
+  send: Case["send"],
+  want: string,
+  closes = false,
+): Case => ({ on, name, send, want, closes });
+
+// deno-fmt-ignore
 const CASES: Case[] = [
-  {
-    on: "b",
-    name: "text, under a header's 24 bytes: silence",
-    send: ["get foo\r\n"],
-    want: "",
-    closes: false,
-  },
-  {
-    on: "b",
-    name: "text, 24 bytes or more: closed",
-    send: ["get foo\r\nget bar\r\nversion\r\n"],
-    want: "",
-    closes: true,
-  },
-  {
-    on: "b",
-    name: "binary get",
-    send: [BIN_GET],
-    want: NOT_FOUND,
-    closes: false,
-  },
-  {
-    on: "b",
-    name: "binary, then text: closed",
-    send: [BIN_VERSION, "version\r\nversion\r\nversion\r\n"],
-    want: VERSION_REPLY,
-    closes: true,
-  },
-  {
-    on: "a",
-    name: "text",
-    send: ["version\r\n"],
-    want: "VERSION 1.6.18\r\n",
-    closes: false,
-  },
-  {
-    on: "a",
-    name: "binary without a newline: silence",
-    send: [BIN_VERSION],
-    want: "",
-    closes: false,
-  },
-  {
-    on: "a",
-    name: "binary, then a text line: one ERROR",
-    send: [BIN_VERSION, "version\r\n", "version\r\n"],
-    want: "ERROR\r\nVERSION 1.6.18\r\n",
-    closes: false,
-  },
-  {
-    on: "n",
-    name: "binary get",
-    send: [BIN_GET],
-    want: NOT_FOUND,
-    closes: false,
-  },
-  {
-    on: "n",
-    name: "text",
-    send: ["get foo\r\n"],
-    want: "END\r\n",
-    closes: false,
-  },
-  {
-    on: "d",
-    name: "-B ascii elsewhere: binary silence",
-    send: [BIN_VERSION],
-    want: "",
-    closes: false,
-  },
-  {
-    on: "t",
-    name: "text",
-    send: ["version\r\n"],
-    want: "VERSION 1.6.18\r\n",
-    closes: false,
-  },
-]; // deno-fmt-ignore
+  c("b", "text, under a header's 24 bytes: silence", ["get foo\r\n"], ""),
+  c("b", "text, 24 bytes or more: closed", ["get foo\r\nget bar\r\nversion\r\n"], "", true),
+  c("b", "binary get", [BIN_GET], NOT_FOUND),
+  c("b", "binary, then text: closed", [BIN_VERSION, "version\r\nversion\r\nversion\r\n"], VERSION_REPLY, true),
+  c("a", "text", ["version\r\n"], "VERSION 1.6.18\r\n"),
+  c("a", "binary without a newline: silence", [BIN_VERSION], ""),
+  c("a", "binary, then a text line: one ERROR", [BIN_VERSION, "version\r\n", "version\r\n"], "ERROR\r\nVERSION 1.6.18\r\n"),
+  c("n", "binary get", [BIN_GET], NOT_FOUND),
+  c("n", "text", ["get foo\r\n"], "END\r\n"),
+  c("d", "-B ascii elsewhere: binary silence", [BIN_VERSION], ""),
+  c("t", "text", ["version\r\n"], "VERSION 1.6.18\r\n"),
+];
 
 /** Ports of the five listeners, and the `-l` list naming them. */
 function listeners(): { ports: Record<Case["on"], number>; spec: string } {
