@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { type Config, defaultConfig } from "./config.ts";
 import { unsupportedReason as epollUnsupported } from "./server/ffi/libc.ts";
 import { parseMetricsAddress } from "./metrics/address.ts";
-import { parseListen } from "./listen.ts";
+import { type ListenAddr, type ListenProto, parseListen } from "./listen.ts";
 
 /** denocached's own version (`-V` also prints the protocol version). */
 export const DENOCACHED_VERSION = "0.1.0";
@@ -75,9 +75,11 @@ Usage: denocached [options]
 
   -p, --port=<num>             TCP port to listen on (default: 11211, 0 = any)
   -l, --listen=<addr>          interfaces to listen on, comma separated, each
-                               [notls:]HOST[:PORT] (IPv6 as [::1]:PORT;
-                               notls: plain TCP there with -Z; default:
-                               127.0.0.1; use 0.0.0.0 in containers)
+                               [notls:][proto[P]:][tag[T]:]HOST[:PORT]
+                               (IPv6 as [::1]:PORT; notls: plain TCP there
+                               with -Z; P = ascii, binary or negotiating
+                               there instead of -B; default: 127.0.0.1;
+                               use 0.0.0.0 in containers)
   -s, --unix-socket=<file>     UNIX socket to listen on (disables TCP)
   -a, --unix-mask=<mask>       access mask for the UNIX socket, octal (default: 0700)
   -m, --memory-limit=<num>     item memory in megabytes (default: 64)
@@ -306,6 +308,7 @@ export function parseCli(args: string[]): CliResult {
   let metricsConns = 0;
   if (v["auth-file"] !== undefined) extra.authFile = v["auth-file"];
   extra.tls = v["enable-ssl"] ?? false;
+  let listens: ListenAddr[] = [];
   if (v.listen !== undefined) {
     const list = parseListen(v.listen, 0);
     if (typeof list === "string") throw new UsageError(list);
@@ -313,6 +316,7 @@ export function parseCli(args: string[]): CliResult {
       throw new UsageError("'notls' option is valid only when SSL is enabled");
     }
     config.listen = v.listen;
+    listens = list;
   }
   extra.sasl = v["enable-sasl"] ?? false;
   extra.saslPwdb = v["sasl-pwdb"] ?? (extra.sasl ? pwdbFromEnv() : null);
@@ -397,6 +401,7 @@ export function parseCli(args: string[]): CliResult {
     notes.push("-N: accepted, no effect (no NAPI ids on one event loop)");
   }
   bindProtocol(v.protocol, extra, config);
+  authProtocols(listens, extra);
   return { action: "run", config, notes, extra };
 }
 
@@ -435,6 +440,25 @@ function bindProtocol(
     }
     config.protocol = "ascii";
   } else if (b !== undefined) config.protocol = b;
+}
+
+/**
+ * A `proto[...]` listener may not serve what `-S`/`-Y` rule out. memcached
+ * lets it, and its clients there skip authentication; we refuse to start,
+ * as for a contradicting `-B`.
+ */
+function authProtocols(list: ListenAddr[], extra: CliExtra): void {
+  const pinned = (p: ListenProto) => list.some((a) => a.proto === p);
+  if (extra.sasl && (pinned("ascii") || pinned("auto"))) {
+    throw new UsageError(
+      "You cannot allow the ASCII protocol while using SASL.",
+    );
+  }
+  if (extra.authFile !== null && (pinned("binary") || pinned("auto"))) {
+    throw new UsageError(
+      "You cannot allow the BINARY protocol while using ascii authentication tokens.",
+    );
+  }
 }
 
 /** MEMCACHED_SASL_PWDB, when the environment may be read and names a file. */

@@ -6,13 +6,14 @@
  * and feeds again when more arrive. It never touches sockets.
  *
  * A connection's first byte picks its protocol for life, as in memcached:
- * 0x80 is the binary protocol, anything else text and meta (`-B` can pin
- * one of them).
+ * 0x80 is the binary protocol, anything else text and meta (`-B`, or a
+ * listener's `proto[...]`, can pin one of them).
  * @module
  */
 
 import { newResult } from "../store/types.ts";
 import type { Context } from "./context.ts";
+import type { Config } from "../config.ts";
 import { createOutBuf } from "./outbuf.ts";
 import { createTokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
@@ -32,9 +33,15 @@ import {
 export { MAX_GET_LINE, MAX_LINE, NEED_MORE, PAUSE, Proto };
 export type { Session };
 
-/** Creates the protocol state for a new connection. */
-export function createSession(ctx: Context, id = 0): Session {
-  const bind = ctx.config.protocol;
+/**
+ * Creates the protocol state for a new connection; `bind` is its
+ * listener's protocol (`-l proto[...]:`), else `-B`'s.
+ */
+export function createSession(
+  ctx: Context,
+  id = 0,
+  bind: Config["protocol"] = ctx.config.protocol,
+): Session {
   return {
     ctx,
     out: createOutBuf(),

@@ -29,7 +29,12 @@ import {
   servePortable,
 } from "./portable.ts";
 import { listenTls } from "../tls.ts";
-import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
+import {
+  hostPort,
+  type ListenAddr,
+  type ListenProto,
+  parseListen,
+} from "../listen.ts";
 import { epollUnavailableReason, openEpollLibc } from "./ffi/backend.ts";
 import { type EpollTransport, serveEpoll } from "./ffi/epoll.ts";
 import { listenTcp, listenUnix, unlinkPath } from "./ffi/sockets.ts";
@@ -174,6 +179,8 @@ export async function startCluster(
   const reserved: number[] = [];
   const tcp: ListenAddr[] = [];
   const opened: Deno.Listener[] = [];
+  /** The `-l proto[...]:` of each TLS listener in `opened` that has one. */
+  const protoOf = new Map<Deno.Listener, ListenProto>();
   const portable: PortableListener[] = [];
   const workers: Worker[] = [];
   /** Loop 0's plain listeners and connections (the main thread's). */
@@ -221,6 +228,7 @@ export async function startCluster(
       if (mainIsTls && !a.notls) {
         const l = listenTls(a.host, a.port, tls!);
         opened.push(l);
+        if (a.proto !== undefined) protoOf.set(l, a.proto);
         if (tlsPort === 0) tlsPort = (l.addr as Deno.NetAddr).port;
         continue;
       }
@@ -290,7 +298,13 @@ export async function startCluster(
     for (const l of opened) {
       const a = l.addr as Deno.NetAddr;
       portable.push(
-        servePortable(core, l, tcpAddr, `tcp:${hostPort(a.hostname, a.port)}`),
+        servePortable(
+          core,
+          l,
+          tcpAddr,
+          `tcp:${hostPort(a.hostname, a.port)}`,
+          protoOf.get(l),
+        ),
       );
     }
     timer = setInterval(() => {

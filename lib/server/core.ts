@@ -37,6 +37,7 @@ import {
 import { type Buffers, createBuffers, INITIAL } from "./buffers.ts";
 import { advance, type SendEnv, sendPieces } from "./sendout.ts";
 import { CTL, publishCounters } from "../protocol/shared_counters.ts";
+import type { ListenProto } from "../listen.ts";
 
 /** memcached's reply to a connection past `-c`. */
 export const TOO_MANY: Uint8Array = new TextEncoder().encode(
@@ -144,16 +145,20 @@ export interface Core {
   /**
    * Registers an accepted socket; `addr` and `listenAddr` (its listener's
    * name) as `stats conns` shows them; `tls` charges the budget an estimate
-   * of its TLS buffers.
+   * of its TLS buffers; `proto` is its listener's `-l proto[...]:`.
    */
   open(
     transport: Transport,
     addr: string,
     listenAddr?: string,
     tls?: boolean,
+    proto?: ListenProto,
   ): Conn;
-  /** Shows a listener (`tcp:HOST:PORT`) in `stats conns`; returns its id. */
-  listening(name: string): number;
+  /**
+   * Shows a listener (`tcp:HOST:PORT`) in `stats conns`; returns its id.
+   * `proto` is its `-l proto[...]:`, for the `-vv` line.
+   */
+  listening(name: string, proto?: ListenProto): number;
   /** Removes a listener shown by {@link listening}. */
   unlisten(id: number): void;
   /** The buffer region a transport should read into next. */
@@ -305,12 +310,12 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (!stopping) counters.rejected_connections++;
       return false;
     },
-    open(transport, addr, listenAddr, tls = false) {
+    open(transport, addr, listenAddr, tls = false, proto = config.protocol) {
       const id = nextId++;
       const now = clock.now();
       const c: Conn = {
         info: { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
-        session: createSession(ctx, id),
+        session: createSession(ctx, id, proto),
         transport,
         inBuf: new Uint8Array(INITIAL),
         start: 0,
@@ -340,7 +345,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       counters.curr_connections++;
       counters.total_connections++;
       if (shared !== undefined) publishCounters(counters); // per connection
-      if (ctx.verbose > 1) console.error(`<${id} ${NEW_CONN[config.protocol]}`);
+      if (ctx.verbose > 1) console.error(`<${id} ${NEW_CONN[proto]}`);
       served++;
       if (config.single && served === 1) events.stopAccepting();
       return c;
@@ -372,12 +377,12 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       else settled(c);
     },
     gone: close,
-    listening(name) {
+    listening(name, proto = config.protocol) {
       const id = nextId++;
       const lastCmd = clock.now();
       ctx.conns.set(id, { id, addr: name, state: "conn_listening", lastCmd });
       if (ctx.verbose > 1) {
-        console.error(`<${id} server listening (${PROTO[config.protocol]})`);
+        console.error(`<${id} server listening (${PROTO[proto]})`);
       }
       return id;
     },

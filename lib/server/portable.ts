@@ -11,6 +11,7 @@
  */
 
 import { type Conn, type Core, TOO_MANY, type Transport } from "./core.ts";
+import type { ListenProto } from "../listen.ts";
 
 /** Back-off after EMFILE/ENFILE, before accepting again. */
 const FD_BACKOFF_MS = 50;
@@ -32,16 +33,18 @@ export function isFdExhaustion(e: unknown): boolean {
 
 /**
  * Serves connections accepted from `l` through `core`. `addrOf` names a
- * connection for `stats conns`, `name` the listener itself.
+ * connection for `stats conns`, `name` the listener itself; `proto` is its
+ * `-l proto[...]:` (absent: `-B`'s).
  */
 export function servePortable(
   core: Core,
   l: Deno.Listener,
   addrOf: (c: Deno.Conn) => string,
   name: string,
+  proto?: ListenProto,
 ): PortableListener {
   let closed = false;
-  const shown = core.listening(name);
+  const shown = core.listening(name, proto);
   const tasks = new Set<Promise<void>>();
   const tcp = l.addr.transport === "tcp";
   async function loop(): Promise<void> {
@@ -80,7 +83,9 @@ export function servePortable(
         closeQuietly(conn); // reset already: no peer address
         continue;
       }
-      const t = pump(core, conn, addr, name).finally(() => tasks.delete(t));
+      const t = pump(core, conn, addr, name, proto).finally(() =>
+        tasks.delete(t)
+      );
       tasks.add(t);
     }
   }
@@ -104,6 +109,7 @@ async function pump(
   conn: Deno.Conn,
   addr: string,
   listenAddr: string,
+  proto: ListenProto | undefined,
 ): Promise<void> {
   let pending: Promise<void> | null = null;
   /** Set while the core stopped reads (memory budget spent). */
@@ -130,7 +136,7 @@ async function pump(
     },
   };
   // The transport's callbacks only run after open returns.
-  const c: Conn = core.open(transport, addr, listenAddr, isTls(conn));
+  const c: Conn = core.open(transport, addr, listenAddr, isTls(conn), proto);
   try {
     while (!c.dead) {
       // A reply is on its way: input waits until it is out (backpressure).

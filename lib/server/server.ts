@@ -20,7 +20,12 @@ import {
   servePortable,
 } from "./portable.ts";
 import { type EpollTransport, serveEpoll } from "./ffi/epoll.ts";
-import { hostPort, type ListenAddr, parseListen } from "../listen.ts";
+import {
+  hostPort,
+  type ListenAddr,
+  type ListenProto,
+  parseListen,
+} from "../listen.ts";
 import {
   type ClusterOptions,
   clusterUnavailable,
@@ -142,8 +147,8 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
   hooks.beforeListen?.(ctx);
 
   const portable: PortableListener[] = [];
-  /** Bound listeners, each with its `stats conns` name. */
-  const opened: [Deno.Listener, string][] = [];
+  /** Bound listeners, each with its `stats conns` name and `proto[...]`. */
+  const opened: [Deno.Listener, string, ListenProto?][] = [];
   let epoll: EpollTransport | null = null;
   const tls = config.tls;
   // `-Z` alone makes the `-l` interfaces TLS, as in memcached, except
@@ -160,7 +165,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
   };
   const open = (l: Deno.Listener, host: string, a: ListenAddr | null) => {
     const port = (l.addr as Deno.NetAddr).port;
-    opened.push([l, `tcp:${hostPort(host, port)}`]);
+    opened.push([l, `tcp:${hostPort(host, port)}`, a?.proto]);
     if (a !== null) bound.set(a, port);
     return port;
   };
@@ -208,9 +213,9 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
   const port = addrs.length > 0 ? bound.get(addrs[0]) ?? 0 : 0;
   if (config.port >= 0) config.port = port;
   const unixAddr = `unix:${config.unixSocket}`;
-  for (const [l, name] of opened) {
+  for (const [l, name, proto] of opened) {
     const addrOf = l.addr.transport === "unix" ? () => unixAddr : tcpAddr;
-    portable.push(servePortable(core, l, addrOf, name));
+    portable.push(servePortable(core, l, addrOf, name, proto));
   }
 
   const timer = setInterval(() => {

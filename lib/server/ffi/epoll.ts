@@ -16,7 +16,7 @@
 import type { Config } from "../../config.ts";
 import { type Conn, type Core, TOO_MANY, type Transport } from "../core.ts";
 import { C, type Libc } from "./libc.ts";
-import { hostPort, type ListenAddr } from "../../listen.ts";
+import { hostPort, type ListenAddr, type ListenProto } from "../../listen.ts";
 import {
   EPOLLEXCLUSIVE,
   listenTcp,
@@ -106,6 +106,8 @@ export function serveEpoll(
   }
   /** Listening fds → their `stats conns` name (`tcp:…` or `unix:…`). */
   const listeners = new Map<number, string>();
+  /** The `-l proto[...]:` of each listening fd that has one. */
+  const protoOf = new Map<number, ListenProto>();
   const ports: number[] = [];
   try {
     for (const a of tcp) {
@@ -113,6 +115,7 @@ export function serveEpoll(
         reusePort: share?.reusePort,
       });
       listeners.set(l.fd, `tcp:${hostPort(a.host, l.port)}`);
+      if (a.proto !== undefined) protoOf.set(l.fd, a.proto);
       ports.push(l.port);
     }
     if (share !== null && share.unixFd !== null) {
@@ -134,7 +137,7 @@ export function serveEpoll(
   const shown: number[] = [];
   for (const [fd, name] of listeners) {
     ctl(C.EPOLL_CTL_ADD, fd, watch(fd));
-    shown.push(core.listening(name));
+    shown.push(core.listening(name, protoOf.get(fd)));
   }
 
   const socks: (Sock | undefined)[] = [];
@@ -302,6 +305,8 @@ export function serveEpoll(
         transportFor(k),
         unix ? `unix:${config.unixSocket}` : `tcp:${peerName(addr)}`,
         name,
+        false,
+        protoOf.get(lfd),
       );
     }
   }
