@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Config, defaultConfig } from "./config.ts";
+import { type Config, defaultConfig, defaultThreads } from "./config.ts";
 import { unsupportedReason as epollUnsupported } from "./server/ffi/libc.ts";
 import { parseMetricsAddress } from "./metrics/address.ts";
 import { type ListenAddr, type ListenProto, parseListen } from "./listen.ts";
@@ -119,8 +119,9 @@ Usage: denocached [options]
       --io=<auto|portable|epoll>  transport (default: auto = epoll on
                                Linux x86_64/aarch64 with --allow-ffi, else
                                portable); TLS is always served portably
-  -t, --threads=<num>          event loops (Workers over one shared store;
-                               needs --allow-read and the epoll transport)
+  -t, --threads=<num>          event loops over one shared store (default:
+                               4, at most the CPUs usable; more than 1 needs
+                               --allow-read and the epoll transport)
   -v, --verbose                print connection events (-vv: also commands)
   -V, --version                print version and exit
   -i, --license                print the license and exit
@@ -364,6 +365,9 @@ export function parseCli(args: string[]): CliResult {
   }
   if (v.threads !== undefined) {
     config.threads = parseIntFlag(v.threads, "-t", 1, 1024);
+  } else {
+    config.threads = defaultThreads();
+    config.threadsAuto = true;
   }
   if (v["udp-port"] !== undefined && v["udp-port"] !== "0") {
     notes.push("-U: UDP is not offered; ignored");

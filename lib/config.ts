@@ -74,9 +74,15 @@ export interface Config {
   metrics: MetricsAddress | null;
   /**
    * Event loops (`-t`): 1 serves everything from the main thread; N > 1
-   * runs N Workers over one shared store (lib/server/cluster.ts).
+   * runs the main thread's loop and N − 1 Workers over one shared store
+   * (lib/server/cluster.ts).
    */
   threads: number;
+  /**
+   * `threads` is the command line's default ({@link defaultThreads}), not
+   * the user's: where several loops cannot run, one serves without a note.
+   */
+  threadsAuto: boolean;
 }
 
 /** Where the metrics listener binds. */
@@ -114,5 +120,16 @@ export function defaultConfig(): Config {
     sasl: null,
     metrics: null,
     threads: 1,
+    threadsAuto: false,
   };
+}
+
+/**
+ * The command line's `-t` when none is given: memcached's 4, capped at the
+ * CPUs this process may run on (its affinity and cgroup quota, as Deno's
+ * `navigator.hardwareConcurrency` reports them).
+ */
+export function defaultThreads(): number {
+  const cpus = Math.floor(globalThis.navigator?.hardwareConcurrency ?? 1);
+  return Math.max(1, Math.min(4, cpus));
 }

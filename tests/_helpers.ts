@@ -62,8 +62,11 @@ export function serverIo(
 /** Command-line flags for `io` (none when undefined). */
 export function ioFlags(io: Io | undefined): string[] {
   if (io === undefined) return [];
+  // epoll is the one-loop server: -t 1, whatever the default -t is here.
   return io === "threads"
     ? ["--io=epoll", "-t", String(THREADS)]
+    : io === "epoll"
+    ? ["--io=epoll", "-t", "1"]
     : [`--io=${io}`];
 }
 

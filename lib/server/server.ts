@@ -111,7 +111,8 @@ export async function startServers(
     })`
     : clusterUnavailable(config, opts);
   if (why === null) return await startCluster(config, hooks, opts);
-  console.error(`denocached: ${why}; running 1 loop`);
+  // The default -t quietly becomes 1 (the portable fallback has its own note).
+  if (!config.threadsAuto) console.error(`denocached: ${why}; running 1 loop`);
   config.threads = 1;
   return startServer(config, hooks);
 }
