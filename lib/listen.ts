@@ -25,6 +25,11 @@ export interface ListenAddr {
   proto?: ListenProto;
   /** `tag[...]:` prefix: 1 to 8 bytes naming the listener. */
   tag?: string;
+  /**
+   * `-t N`: this loop's socket for the address, already listening (opened
+   * by the main thread; the loop owns it from then on).
+   */
+  fd?: number;
 }
 
 /**

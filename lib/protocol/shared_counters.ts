@@ -21,6 +21,11 @@ import {
   createCounters,
   type SlabCounters,
 } from "./counters.ts";
+import {
+  attachConnTable,
+  type ConnTable,
+  createConnTable,
+} from "./conn_table.ts";
 
 /** Control words (Int32) at the start of the buffer. */
 export const CTL = {
@@ -32,6 +37,8 @@ export const CTL = {
   SERVED: 2,
   /** Lock of the shared connection memory budget ({@link budgetWords}). */
   BUDGET_LOCK: 3,
+  /** `-v` level, changed by the `verbosity` command in any loop. */
+  VERBOSE: 4,
   /** Words reserved (64 bytes: blocks start on their own cache line). */
   SIZE: 16,
 } as const;
@@ -93,6 +100,8 @@ export interface CountersHandle {
   readonly sab: SharedArrayBuffer;
   /** Blocks 0..loops (0 = the main thread), then the reset baseline. */
   readonly loops: number;
+  /** Every loop's `stats conns` rows (`conn_table.ts`). */
+  readonly conns: SharedArrayBuffer;
 }
 
 /** What a loop's {@link Counters} carries when there are several loops. */
@@ -107,12 +116,24 @@ export interface SharedCounters {
   readonly all: Float64Array;
   /** This loop's block. */
   readonly mine: Float64Array;
+  /** Every loop's connections, for `stats conns`. */
+  readonly conns: ConnTable;
 }
 
-/** Creates the shared counter memory for `loops` worker loops plus the main thread. */
-export function createCountersHandle(loops: number): CountersHandle {
+/**
+ * Creates the shared counter memory for `loops` worker loops plus the main
+ * thread, with `connSlots` rows of connection table (`-c` plus listeners).
+ */
+export function createCountersHandle(
+  loops: number,
+  connSlots: number,
+): CountersHandle {
   const bytes = CTL.SIZE * 4 + (loops + 2) * BLOCK * 8 + BUDGET_WORDS * 8;
-  return { sab: new SharedArrayBuffer(bytes), loops };
+  return {
+    sab: new SharedArrayBuffer(bytes),
+    loops,
+    conns: createConnTable(connSlots),
+  };
 }
 
 /**
@@ -141,6 +162,7 @@ export function attachCounters(h: CountersHandle, id: number): Counters {
     ctl: new Int32Array(h.sab, 0, CTL.SIZE),
     all,
     mine,
+    conns: attachConnTable(h.conns),
   };
   return c;
 }

@@ -393,7 +393,10 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
     const now = s.ctx.clock.now();
     // Listeners first (they were registered first), without a listen_addr,
     // as memcached prints its listening connections.
-    for (const c of s.ctx.conns.values()) {
+    // -t N: every loop's rows, whichever loop answers (as memcached).
+    for (
+      const c of s.ctx.counters.shared?.conns.rows() ?? s.ctx.conns.values()
+    ) {
       rows.push([`${c.id}:addr`, c.addr]);
       if (c.state !== "conn_listening") {
         rows.push([

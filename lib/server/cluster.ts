@@ -6,11 +6,12 @@
  *
  * The main thread creates the shared store (its view is loop 0's: it also
  * loads and saves snapshots, sweeps expired items and serves `--metrics`),
- * reserves each `-l` port once (so port 0 and a clash are resolved and
- * reported once), opens the unix socket the loops share by fd number,
- * serves TLS with the portable transport (a Deno listener cannot be shared
- * across isolates), starts the Workers and waits for each one's `ready`,
- * then binds its own SO_REUSEPORT sockets beside theirs. A graceful stop
+ * opens every loop's SO_REUSEPORT socket for each `-l` address at once (so
+ * port 0 and a clash are resolved and reported once, and the first clients
+ * are spread over every loop), opens the unix socket the loops share by fd
+ * number, serves TLS with the portable transport (a Deno listener cannot
+ * be shared across isolates), starts its own loop, then the Workers, and
+ * waits for each one's `ready`. A graceful stop
  * sets the shared stop word, posts `stop` to every Worker, drains its own
  * connections and waits for each Worker's `drained`.
  * @module
@@ -141,9 +142,15 @@ export async function startCluster(
     clock: config.clock,
     growthFactor: config.growthFactor,
   }, workersWanted);
-  const countersHandle = createCountersHandle(workersWanted);
+  // Rows for -c connections, plus listeners of every loop (and slack for
+  // those a loop accepts before refusing them over -c).
+  const countersHandle = createCountersHandle(
+    workersWanted,
+    config.maxConnections + 64 * n,
+  );
   const counters = attachCounters(countersHandle, 0);
   const ctl = counters.shared!.ctl;
+  Atomics.store(ctl, CTL.VERBOSE, config.verbose);
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => (resolveFinished = r));
   let stopping: Promise<void> | null = null;
@@ -176,8 +183,14 @@ export async function startCluster(
   const list = config.port >= 0 ? parseListen(config.listen, config.port) : [];
   if (typeof list === "string") throw new Error(list);
   const addrs: ListenAddr[] = list;
+  /** Listening sockets not yet owned by a running loop (closed on failure). */
   const reserved: number[] = [];
   const tcp: ListenAddr[] = [];
+  /** Per address, loop i's listening socket at index i. */
+  const tcpFds: number[][] = [];
+  /** Loop `i`'s addresses, each with its own socket. */
+  const tcpOf = (i: number): ListenAddr[] =>
+    tcp.map((a, j) => ({ ...a, fd: tcpFds[j][i] }));
   const opened: Deno.Listener[] = [];
   /** The `-l proto[...]:` of each TLS listener in `opened` that has one. */
   const protoOf = new Map<Deno.Listener, ListenProto>();
@@ -215,6 +228,7 @@ export async function startCluster(
     for (const r of starting) r("stopped while starting");
     for (const w of workers) w.terminate();
     epoll?.closeListeners();
+    epoll?.stop();
     for (const fd of reserved.splice(0)) s.close(fd);
     for (const l of opened) closeQuietly(l);
     if (unixFd !== null) {
@@ -236,12 +250,17 @@ export async function startCluster(
       // reuseport ones included (another -t N server).
       const probe = listenTcp(libc, a.host, a.port, { bindOnly: true });
       s.close(probe.fd);
-      const r = listenTcp(libc, a.host, probe.port, {
-        bindOnly: true,
-        reusePort: true,
-      });
-      reserved.push(r.fd);
-      tcp.push({ ...a, port: r.port });
+      // Then every loop's socket at once, listening before any loop runs:
+      // the kernel spreads even the first clients over all of them (they
+      // wait in a loop's backlog until its Worker starts).
+      const fds: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = listenTcp(libc, a.host, probe.port, { reusePort: true });
+        reserved.push(r.fd);
+        fds.push(r.fd);
+      }
+      tcp.push({ ...a, port: probe.port });
+      tcpFds.push(fds);
     }
     if (tls !== null && tls.port !== null) {
       const host = addrs[0]?.host ?? "127.0.0.1";
@@ -259,6 +278,12 @@ export async function startCluster(
         : tcp.find((a) => a.host === first.host)?.port ??
           (opened[0]?.addr as Deno.NetAddr | undefined)?.port ?? 0;
     }
+    // Loop 0 first, so its listener lines (-vv) come before any client's.
+    epoll = serveEpoll(core, libc, config, tcpOf(0), {
+      reusePort: true,
+      unixFd,
+    });
+    for (const fds of tcpFds) reserved.splice(reserved.indexOf(fds[0]), 1);
     const ready = await Promise.all(
       Array.from({ length: workersWanted }, (_, i) =>
         spawn({
@@ -267,7 +292,7 @@ export async function startCluster(
           store: handle,
           counters: countersHandle,
           config: wire(config),
-          tcp,
+          tcp: tcpOf(i + 1),
           unixFd,
           latency: latencySab,
           clock: clockBuffer(config.clock),
@@ -277,22 +302,15 @@ export async function startCluster(
     );
     const bad = ready.find((m) => m !== null);
     if (bad) throw new Error(bad);
-    // Loop 0: this thread's own sockets in the same SO_REUSEPORT groups
-    // (a stop requested while the Workers started leaves it out).
-    if (stopping === null) {
-      epoll = serveEpoll(core, libc, config, tcp, {
-        reusePort: true,
-        unixFd,
-      });
-    }
   } catch (e) {
+    core.closeAll(); // clients loop 0 took while the Workers started
     cleanup();
+    if (epoll !== null) await epoll.done;
     closeLibc();
     throw e;
   }
-  // Every loop has bound its own socket: the reservations can go (a bound
-  // socket takes no connections, but keeping it would pin the port).
-  for (const fd of reserved.splice(0)) s.close(fd);
+  // Every loop runs and owns (closes) its sockets now.
+  reserved.length = 0;
   started = true;
   if (stopping === null) {
     for (const l of opened) {

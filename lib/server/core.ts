@@ -231,6 +231,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     clearRefs(c.session.out); // its holds on stored values end here
     mem.release(c);
     ctx.conns.delete(c.info.id);
+    shared?.conns.remove(c.info);
     counters.curr_connections--;
     if (shared !== undefined) Atomics.sub(shared.ctl, CTL.CONNS, 1);
     if (ctx.verbose > 1) console.error(`<${c.info.id} connection closed.`);
@@ -314,7 +315,9 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       const id = nextId++;
       const now = clock.now();
       const c: Conn = {
-        info: { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
+        info: shared !== undefined
+          ? shared.conns.add(id, addr, listenAddr, "conn_waiting", now)
+          : { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
         session: createSession(ctx, id, proto),
         transport,
         inBuf: new Uint8Array(INITIAL),
@@ -380,13 +383,22 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     listening(name, proto = config.protocol) {
       const id = nextId++;
       const lastCmd = clock.now();
-      ctx.conns.set(id, { id, addr: name, state: "conn_listening", lastCmd });
-      if (ctx.verbose > 1) {
+      ctx.conns.set(
+        id,
+        shared !== undefined
+          ? shared.conns.add(id, name, undefined, "conn_listening", lastCmd)
+          : { id, addr: name, state: "conn_listening", lastCmd },
+      );
+      // -t N: each loop binds its own socket for an address; memcached has
+      // one, so loop 0 alone says so.
+      if (ctx.verbose > 1 && (shared === undefined || shared.id === 0)) {
         console.error(`<${id} server listening (${PROTO[proto]})`);
       }
       return id;
     },
     unlisten(id) {
+      const info = ctx.conns.get(id);
+      if (info !== undefined) shared?.conns.remove(info);
       ctx.conns.delete(id);
     },
     everySecond() {

@@ -1,9 +1,9 @@
 /**
  * One event loop of `-t N`, run in a Worker (docs/multicore.md section 5).
  * The main thread (`cluster.ts`) posts a {@link LoopInit}; the loop attaches
- * to the shared store and counters, binds its own SO_REUSEPORT socket per
- * `-l` address (and watches the main thread's unix socket fd with
- * EPOLLEXCLUSIVE), serves through the epoll transport and the connection
+ * to the shared store and counters, serves its own SO_REUSEPORT socket per
+ * `-l` address (opened by the main thread, listening from the start) and
+ * watches the main thread's unix socket fd with EPOLLEXCLUSIVE, serves through the epoll transport and the connection
  * core as a one-loop server does, and answers `ready` or `error`. On `stop`
  * it drains like a one-loop server and answers `drained`.
  *
@@ -48,7 +48,7 @@ export interface LoopInit {
   store: SharedStoreHandle;
   counters: CountersHandle;
   config: WireConfig;
-  /** Plain TCP addresses, ports resolved; each bound with SO_REUSEPORT. */
+  /** Plain TCP addresses, ports resolved, each with this loop's socket (`fd`). */
   tcp: ListenAddr[];
   /** The main thread's unix socket listener, or null. */
   unixFd: number | null;

@@ -111,9 +111,9 @@ export function serveEpoll(
   const ports: number[] = [];
   try {
     for (const a of tcp) {
-      const l = listenTcp(libc, a.host, a.port, {
-        reusePort: share?.reusePort,
-      });
+      const l = a.fd !== undefined
+        ? { fd: a.fd, port: a.port }
+        : listenTcp(libc, a.host, a.port, { reusePort: share?.reusePort });
       listeners.set(l.fd, `tcp:${hostPort(a.host, l.port)}`);
       if (a.proto !== undefined) protoOf.set(l.fd, a.proto);
       ports.push(l.port);
