@@ -26,8 +26,8 @@ export interface ListenAddr {
   /** `tag[...]:` prefix: 1 to 8 bytes naming the listener. */
   tag?: string;
   /**
-   * `-t N`: this loop's socket for the address, already listening (opened
-   * by the main thread; the loop owns it from then on).
+   * `-t N`: this loop's socket for the address, bound by the main thread
+   * (which makes it listen once every loop is ready); the loop owns it.
    */
   fd?: number;
 }

@@ -6,9 +6,9 @@
  *
  * The main thread creates the shared store (its view is loop 0's: it also
  * loads and saves snapshots, sweeps expired items and serves `--metrics`),
- * opens every loop's SO_REUSEPORT socket for each `-l` address at once (so
- * port 0 and a clash are resolved and reported once, and the first clients
- * are spread over every loop), opens the unix socket the loops share by fd
+ * binds every loop's SO_REUSEPORT socket for each `-l` address (so port 0
+ * and a clash are resolved and reported once) and makes them all listen
+ * once every loop is ready (so the first clients spread over every loop), opens the unix socket the loops share by fd
  * number, serves TLS with the portable transport (a Deno listener cannot
  * be shared across isolates), starts its own loop, then the Workers, and
  * waits for each one's `ready`. A graceful stop
@@ -250,12 +250,15 @@ export async function startCluster(
       // reuseport ones included (another -t N server).
       const probe = listenTcp(libc, a.host, a.port, { bindOnly: true });
       s.close(probe.fd);
-      // Then every loop's socket at once, listening before any loop runs:
-      // the kernel spreads even the first clients over all of them (they
-      // wait in a loop's backlog until its Worker starts).
+      // Then every loop's socket, bound now and listening only once every
+      // loop is ready, all at once: the port opens when the server can
+      // serve, and the kernel spreads even the first clients over them all.
       const fds: number[] = [];
       for (let i = 0; i < n; i++) {
-        const r = listenTcp(libc, a.host, probe.port, { reusePort: true });
+        const r = listenTcp(libc, a.host, probe.port, {
+          bindOnly: true,
+          reusePort: true,
+        });
         reserved.push(r.fd);
         fds.push(r.fd);
       }
@@ -302,6 +305,13 @@ export async function startCluster(
     );
     const bad = ready.find((m) => m !== null);
     if (bad) throw new Error(bad);
+    if (stopping === null) {
+      for (const fds of tcpFds) {
+        for (const fd of fds) {
+          if (s.listen(fd, 1024) < 0) throw new Error("listen failed");
+        }
+      }
+    }
   } catch (e) {
     core.closeAll(); // clients loop 0 took while the Workers started
     cleanup();

@@ -2,7 +2,7 @@
  * One event loop of `-t N`, run in a Worker (docs/multicore.md section 5).
  * The main thread (`cluster.ts`) posts a {@link LoopInit}; the loop attaches
  * to the shared store and counters, serves its own SO_REUSEPORT socket per
- * `-l` address (opened by the main thread, listening from the start) and
+ * `-l` address (bound by the main thread, listening once all loops are ready) and
  * watches the main thread's unix socket fd with EPOLLEXCLUSIVE, serves through the epoll transport and the connection
  * core as a one-loop server does, and answers `ready` or `error`. On `stop`
  * it drains like a one-loop server and answers `drained`.
