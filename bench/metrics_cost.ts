@@ -1,34 +1,28 @@
 /**
  * The cost of `--metrics` — `deno task bench --metrics [options]`.
  *
- * Runs the throughput workloads against three servers in the same run:
- * memcached, denocached without `--metrics` ("off") and denocached with
- * `--metrics=127.0.0.1:PORT` ("on"), each fresh, pinned to the server CPU,
- * with the load generator on the other. Every round runs all three and the
- * off/on order flips from round to round, so drift on a shared machine
- * falls on both alike. While "on" runs, /metrics is scraped every
- * `--scrape-ms` (as Prometheus would, only more often), and after the run
- * the scrape must show the workload's commands in the latency histograms,
- * so a run that measured nothing cannot pass for cheap.
+ * Every round of a workload starts three fresh servers, all pinned to the
+ * server CPU: memcached, denocached without `--metrics` ("off") and with
+ * `--metrics=127.0.0.1:PORT` ("on", whose /metrics is scraped every
+ * `--scrape-ms` for as long as it runs, as Prometheus would, only more
+ * often). Each is preloaded and warmed up, then measured in short mcload
+ * windows on the other CPU (`metrics_windows.ts`), each between two
+ * readings of the server's CPU time:
  *
- * It prints one line per run, then a table: the median ops/s of each
- * server, the median of the per-round on/off ratios (beside the issue's
- * target, at least 0.98) with its range, both ratios to memcached, the
- * p99s, and (with mcload, which reads the server's CPU time over the
- * measured window) the server CPU µs per command off and on: on a busy
- * shared machine a server's ops/s follows the CPU share it gets, so its CPU
- * cost per command is the steadier measure of what `--metrics` adds.
+ * - solo windows, one server at a time, off and on in ABBA order
+ *   (off,on,on,off; the next round on,off,off,on), memcached first;
+ * - paired windows, off and on driven at once, the cost measured where
+ *   both see the same machine at the same moment.
+ *
+ * After the round the scrape must show on's commands in its latency
+ * histograms, so a run that timed nothing cannot pass for cheap. The
+ * tables (`metrics_table.ts`) give per workload the medians over rounds of
+ * ops/s, CPU µs per request and the on/off ratios, with their ranges.
  * @module
  */
 
 import { parseArgs } from "node:util";
-import {
-  type Generator,
-  McloadGenerator,
-  MemcaslapGenerator,
-  type RunOptions,
-  WORKLOADS,
-} from "./generators.ts";
+import { type GeneratorEnv, type Workload, WORKLOADS } from "./generators.ts";
 import {
   freePort,
   installSignalHandlers,
@@ -38,43 +32,55 @@ import {
   shQuote,
   which,
 } from "./procs.ts";
-import { fmtFixed, fmtInt, markdownTable, median } from "./table.ts";
+import { fmtFixed, fmtInt, median } from "./table.ts";
+import {
+  cpuUsPerReq,
+  meanOps,
+  pairedWindow,
+  prepare,
+  soloWindow,
+  type Target,
+} from "./metrics_windows.ts";
+import {
+  type Kind,
+  renderMetricsTables,
+  roundRatios,
+  type RoundResult,
+  summarize,
+  TARGET,
+  type WorkloadSummary,
+} from "./metrics_table.ts";
 
 const BENCH_DIR = new URL(".", import.meta.url).pathname;
 const REPO_DIR = new URL("..", import.meta.url).pathname;
-/** The on/off ops/s ratio the issue asks for (at least). */
-export const TARGET = 0.98;
 
 /** Usage text printed by `--metrics --help`. */
 export const METRICS_USAGE = `Usage: deno task bench --metrics [options]
 
-denocached with --metrics on vs off (and memcached beside them), alternating
-in every round; prints ops/s, the on/off ratio (target >= ${TARGET}) and p99.
-  --workloads LIST   subset of W1,W2,W3,W4 (default W1,W2,W4; W2 needs mcload)
-  --rounds N         rounds, each running all three servers (default 3)
-  --duration SECS    measured seconds per run (default 5)
-  --warmup SECS      warm-up seconds per run (default 1)
-  --generator NAME   mcload (default; built with gcc) or memcaslap
+denocached with --metrics on vs off (memcached beside them): per round three
+fresh servers on the server CPU, measured by mcload (built with gcc) in solo
+windows (ABBA order) and paired windows (off and on driven at once); prints
+ops/s, server CPU µs per request and the on/off ratios (target: within
+${TARGET * 100}%).
+  --workloads LIST   subset of W1,W2,W3,W4 (default all four)
+  --rounds N         rounds per workload, fresh servers each (default 4)
+  --duration SECS    seconds per window (default 2)
+  --pairs N          paired windows per round (default 3; 0: none)
+  --warmup SECS      warm-up seconds per server and round (default 1)
   --io NAME          denocached backend: epoll (default on Linux) or portable
   --server-cmd CMD   denocached command line with {port} (overrides --io);
                      "on" appends --metrics=127.0.0.1:PORT to it
   --scrape-ms MS     scrape /metrics this often while "on" runs (default
-                     1000; 0: never during the run)
-  --no-memcached     skip the memcached runs
+                     1000; 0: never)
+  --no-memcached     skip memcached
   --mem-mb MB        -m for every server (default 1024)
+  --load-depth N     mcload pipeline depth of the preload (default 64)
   --server-cpu LIST  CPU(s) for the servers (default 1)
-  --client-cpu LIST  CPU(s) for the load generator (default 0)
-  --no-pin           do not use taskset`;
-
-type Kind = "memcached" | "off" | "on";
-
-/** One run's figures. */
-interface Sample {
-  ops: number;
-  p99: number;
-  /** Server CPU µs per command (NaN without mcload). */
-  cpuUs: number;
-}
+  --client-cpu LIST  CPU(s) for the load generators (default 0)
+  --no-pin           do not use taskset
+  --on-cmd CMD       "on"'s command line instead (a patched build, say)
+  --control          A/A check of the method: "on" is started without
+                     --metrics too (and not scraped); ratios should be 1`;
 
 /** Parses `/metrics` text: the sum of `denocached_command_duration_seconds_count`. */
 export function latencySamples(metrics: string): number {
@@ -87,11 +93,32 @@ export function latencySamples(metrics: string): number {
   return n;
 }
 
-async function scrape(port: number): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+async function fetchText(port: number, path: string): Promise<string> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`);
   const body = await r.text();
-  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
+  if (r.status !== 200) throw new Error(`${path} answered ${r.status}`);
   return body;
+}
+
+/**
+ * What `perf stat -e instructions` says here: hardware counters would give
+ * instructions per request, far steadier than CPU time, but a VM without a
+ * virtual PMU has none.
+ */
+async function instructionCounters(): Promise<string> {
+  if (!which("perf")) {
+    return "not counted (no perf; apt-get install linux-perf)";
+  }
+  const r = await runCapture(
+    "perf",
+    ["stat", "-x", ",", "-e", "instructions", "--", "true"],
+    10_000,
+  ).catch(() => null);
+  const line = r?.stderr.split("\n").find((l) => l.includes("instructions"));
+  if (line === undefined) return "not counted (perf stat failed)";
+  return /not supported|not counted/.test(line)
+    ? "not counted (perf stat -e instructions: <not supported>, no hardware PMU here)"
+    : "countable here (perf stat -e instructions works), not used by this bench";
 }
 
 function num(name: string, v: string | undefined, def: number, min: number) {
@@ -101,6 +128,133 @@ function num(name: string, v: string | undefined, def: number, min: number) {
     throw new Error(`--${name} needs an integer >= ${min}, got "${v}"`);
   }
   return n;
+}
+
+/** What every round of a run shares. */
+interface Plan {
+  env: GeneratorEnv;
+  tmpDir: string;
+  serverCpu: string | null;
+  command: (kind: Kind, port: number, metricsPort: number) => string;
+  kinds: Kind[];
+  duration: number;
+  pairs: number;
+  warmup: number;
+  scrapeMs: number;
+  loadDepth: number;
+  /** A/A check: "on" runs without --metrics, so nothing is scraped or checked. */
+  control: boolean;
+}
+
+/** One round of `w`: fresh servers, solo then paired windows; logs as it goes. */
+async function runRound(
+  p: Plan,
+  w: Workload,
+  round: number,
+): Promise<RoundResult> {
+  const res: RoundResult = {
+    solo: { memcached: [], off: [], on: [] },
+    paired: { off: [], on: [] },
+  };
+  const servers: ServerProcess[] = [];
+  const t: Partial<Record<Kind, Target>> = {};
+  const mport = freePort();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let scrapes = 0;
+  try {
+    for (const kind of p.kinds) {
+      const port = freePort();
+      const s = await ServerProcess.start({
+        label: kind === "memcached" ? "memcached" : `denocached-${kind}`,
+        command: p.command(kind, port, mport),
+        port,
+        cpu: p.serverCpu,
+        logPath: `${p.tmpDir}/${kind}-${port}.log`,
+      });
+      servers.push(s);
+      t[kind] = { port, pid: await s.pid() };
+    }
+    if (p.scrapeMs > 0) {
+      timer = setInterval(() => {
+        fetchText(mport, "/metrics").then(() => scrapes++, () => {});
+      }, p.scrapeMs);
+    }
+    for (const kind of p.kinds) {
+      await prepare(p.env, w, t[kind]!.port, p.warmup, p.loadDepth);
+    }
+    const timed = () =>
+      p.control
+        ? Promise.resolve(0)
+        : fetchText(mport, "/metrics").then(latencySamples);
+    const before = await timed();
+    const abba: Kind[] = round % 2 === 1
+      ? ["off", "on", "on", "off"]
+      : ["on", "off", "off", "on"];
+    const order = p.kinds.includes("memcached")
+      ? ["memcached" as const, ...abba]
+      : abba;
+    for (const kind of order) {
+      const r = await soloWindow(p.env, w, t[kind]!, p.duration);
+      res.solo[kind].push(r);
+      console.log(
+        `${w.id} round ${round} ${kind.padEnd(9)} ops_s=${
+          Math.round(r.opsPerSec)
+        } p99_us=${r.p99Us} cpu_us_req=${
+          fmtFixed(cpuUsPerReq([r]), 2)
+        } other_cpu_pct=${r.otherCpuPct}`,
+      );
+    }
+    for (let i = 0; i < p.pairs; i++) {
+      const onFirst = (i + round) % 2 === 0;
+      const [a, b] = await pairedWindow(
+        p.env,
+        w,
+        t[onFirst ? "on" : "off"]!,
+        t[onFirst ? "off" : "on"]!,
+        p.duration,
+      );
+      const [on, off] = onFirst ? [a, b] : [b, a];
+      res.paired.on.push(on);
+      res.paired.off.push(off);
+      console.log(
+        `${w.id} round ${round} paired    off ops_s=${
+          Math.round(off.opsPerSec)
+        } cpu_us_req=${fmtFixed(cpuUsPerReq([off]), 2)} | on ops_s=${
+          Math.round(on.opsPerSec)
+        } cpu_us_req=${fmtFixed(cpuUsPerReq([on]), 2)} | on/off ops=${
+          fmtFixed(on.ops / off.ops, 3)
+        }`,
+      );
+    }
+    clearInterval(timer);
+    const onOps = [...res.solo.on, ...res.paired.on].reduce(
+      (s, x) => s + x.ops,
+      0,
+    );
+    const seen = (await timed()) - before;
+    if (!p.control && seen < onOps * 0.5) {
+      throw new Error(`only ${seen} of ${onOps} commands in the histograms`);
+    }
+    const j = p.control
+      ? { denocached: { latency: { clock: "none (control)" } } }
+      : JSON.parse(await fetchText(mport, "/stats.json"));
+    const q = roundRatios(res);
+    console.log(
+      `${w.id} round ${round} on/off    solo ops=${
+        fmtFixed(q.soloOps, 3)
+      } cpu=${fmtFixed(q.soloCpu, 3)} | paired ops=${
+        fmtFixed(q.pairedOps, 3)
+      } cpu=${
+        fmtFixed(q.pairedCpu, 3)
+      } | timed=${seen} scrapes=${scrapes} clock=${
+        j.denocached?.latency?.clock ?? "?"
+      }`,
+    );
+    return res;
+  } finally {
+    clearInterval(timer);
+    for (const s of servers) await s.stop();
+  }
 }
 
 /** Entry point of `bench --metrics`; returns the exit code. */
@@ -115,16 +269,19 @@ export async function metricsMain(argv: string[]): Promise<number> {
         workloads: { type: "string" },
         rounds: { type: "string" },
         duration: { type: "string" },
+        pairs: { type: "string" },
         warmup: { type: "string" },
-        generator: { type: "string" },
         io: { type: "string" },
         "server-cmd": { type: "string" },
         "scrape-ms": { type: "string" },
         "no-memcached": { type: "boolean" },
         "mem-mb": { type: "string" },
+        "load-depth": { type: "string" },
         "server-cpu": { type: "string" },
         "client-cpu": { type: "string" },
         "no-pin": { type: "boolean" },
+        control: { type: "boolean" },
+        "on-cmd": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -137,19 +294,20 @@ export async function metricsMain(argv: string[]): Promise<number> {
     return 0;
   }
   let rounds: number, duration: number, warmup: number, scrapeMs: number;
-  let memMb: number;
+  let memMb: number, pairs: number, loadDepth: number;
   try {
-    rounds = num("rounds", values.rounds, 3, 1);
-    duration = num("duration", values.duration, 5, 1);
+    rounds = num("rounds", values.rounds, 4, 1);
+    duration = num("duration", values.duration, 2, 1);
+    pairs = num("pairs", values.pairs, 3, 0);
     warmup = num("warmup", values.warmup, 1, 0);
     scrapeMs = num("scrape-ms", values["scrape-ms"], 1000, 0);
     memMb = num("mem-mb", values["mem-mb"], 1024, 1);
+    loadDepth = num("load-depth", values["load-depth"], 64, 1);
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);
     return 2;
   }
-  const generatorName = values.generator ?? "mcload";
-  const ids = (values.workloads ?? "W1,W2,W4").split(",").map((w) =>
+  const ids = (values.workloads ?? "W1,W2,W3,W4").split(",").map((w) =>
     w.trim().toUpperCase()
   ).filter((w) => w !== "");
   const bad = ids.find((w) => !(w in WORKLOADS));
@@ -157,14 +315,16 @@ export async function metricsMain(argv: string[]): Promise<number> {
     console.error(`bench: unknown workload "${bad ?? ""}" (W1,W2,W3,W4)`);
     return 2;
   }
-  const serverCmd = values["server-cmd"];
-  if (serverCmd !== undefined && !serverCmd.includes("{port}")) {
-    console.error("bench: --server-cmd must contain {port}");
-    return 2;
+  const serverCmd = values["server-cmd"], onCmd = values["on-cmd"];
+  for (const [name, cmd] of [["server-cmd", serverCmd], ["on-cmd", onCmd]]) {
+    if (cmd !== undefined && !cmd.includes("{port}")) {
+      console.error(`bench: --${name} must contain {port}`);
+      return 2;
+    }
   }
   installSignalHandlers();
-  if (!which("memcached") || !which("setsid")) {
-    console.log("bench: needs memcached and setsid\nbench: skipped");
+  if (!which("memcached") || !which("setsid") || !which("gcc")) {
+    console.log("bench: needs memcached, setsid and gcc\nbench: skipped");
     return 0;
   }
   const pin = !values["no-pin"] && which("taskset") !== null &&
@@ -172,35 +332,16 @@ export async function metricsMain(argv: string[]): Promise<number> {
   const serverCpu = pin ? values["server-cpu"] ?? "1" : null;
   const clientCpu = pin ? values["client-cpu"] ?? "0" : null;
   const tmpDir = await Deno.makeTempDir({ prefix: "denocached-mbench-" });
-  let gen: Generator;
-  if (generatorName === "mcload") {
-    if (!which("gcc")) {
-      console.log("bench: gcc not found (for mcload)\nbench: skipped");
-      return 0;
-    }
-    const bin = `${tmpDir}/mcload`;
-    const r = await runCapture(
-      "gcc",
-      ["-O2", "-o", bin, `${BENCH_DIR}mcload.c`],
-      120_000,
-    );
-    if (r.code !== 0) {
-      console.error(`bench: building mcload failed:\n${r.stderr}`);
-      return 1;
-    }
-    gen = new McloadGenerator({ bin, cpu: clientCpu, tmpDir }, 64);
-  } else if (generatorName === "memcaslap") {
-    const bin = which("memcaslap") ?? which("memaslap");
-    if (bin === null) {
-      console.log("bench: memcaslap not found\nbench: skipped");
-      return 0;
-    }
-    gen = new MemcaslapGenerator({ bin, cpu: clientCpu, tmpDir });
-  } else {
-    console.error(`bench: --generator must be mcload or memcaslap`);
-    return 2;
+  const bin = `${tmpDir}/mcload`;
+  const built = await runCapture(
+    "gcc",
+    ["-O2", "-o", bin, `${BENCH_DIR}mcload.c`],
+    120_000,
+  );
+  if (built.code !== 0) {
+    console.error(`bench: building mcload failed:\n${built.stderr}`);
+    return 1;
   }
-
   const epoll = values.io === undefined
     ? Deno.build.os === "linux"
     : values.io === "epoll";
@@ -210,18 +351,40 @@ export async function metricsMain(argv: string[]): Promise<number> {
     } ${shQuote(REPO_DIR + "main.ts")} -p {port} -l 127.0.0.1${
       epoll ? " --io=epoll" : ""
     }`;
+  const control = values.control === true;
   const root = Deno.uid() === 0 ? " -u nobody" : "";
   const command = (kind: Kind, port: number, metricsPort: number) => {
     if (kind === "memcached") {
       return `memcached -t 1 -p ${port} -U 0 -l 127.0.0.1 -m ${memMb}${root}`;
     }
-    const base = `${deno.replaceAll("{port}", String(port))} -m ${memMb}`;
-    return kind === "on" ? `${base} --metrics=127.0.0.1:${metricsPort}` : base;
+    const base = `${
+      (kind === "on" ? onCmd ?? deno : deno).replaceAll("{port}", String(port))
+    } -m ${memMb}`;
+    return kind === "on" && !control
+      ? `${base} --metrics=127.0.0.1:${metricsPort}`
+      : base;
+  };
+  const plan: Plan = {
+    env: { bin, cpu: clientCpu, tmpDir },
+    tmpDir,
+    serverCpu,
+    command,
+    kinds: values["no-memcached"] ? ["off", "on"] : ["memcached", "off", "on"],
+    duration,
+    pairs,
+    warmup,
+    scrapeMs: control ? 0 : scrapeMs,
+    loadDepth,
+    control,
   };
   console.log(
-    `bench: ${gen.name}, ${rounds} round(s) of ${duration} s (+${warmup} s warm-up); servers ${
+    `bench: mcload, ${rounds} round(s) per workload of 5 solo + ${pairs} paired windows of ${duration} s (+${warmup} s warm-up per server); servers ${
       pin ? `on CPU ${serverCpu}, load on CPU ${clientCpu}` : "not pinned"
-    }; scrape every ${scrapeMs || "-"} ms while on`,
+    }; ${
+      control
+        ? 'CONTROL run: "on" is a second server without --metrics'
+        : `/metrics scraped every ${scrapeMs || "-"} ms while on runs`
+    }`,
   );
   console.log(
     `bench: denocached: ${
@@ -229,145 +392,32 @@ export async function metricsMain(argv: string[]): Promise<number> {
         .replaceAll(REPO_DIR, "")
     }`,
   );
+  console.log(
+    `bench: instructions per request: ${await instructionCounters()}`,
+  );
 
-  const opts: RunOptions = { duration, warmup };
-  const rows: string[][] = [];
+  const rows: WorkloadSummary[] = [];
   let failures = 0;
   for (const id of ids) {
     const w = WORKLOADS[id];
-    const why = gen.unsupported(w);
-    if (why) {
-      console.log(`${id}: ${why}`);
-      continue;
-    }
-    const got: Record<Kind, Sample[]> = { memcached: [], off: [], on: [] };
-    const pairs: number[] = [];
-    const cpuPairs: number[] = [];
+    const got: RoundResult[] = [];
     for (let round = 1; round <= rounds; round++) {
-      const order: Kind[] = round % 2 === 1 ? ["off", "on"] : ["on", "off"];
-      if (!values["no-memcached"]) order.unshift("memcached");
-      const ratio: Partial<Record<Kind, Sample>> = {};
-      for (const kind of order) {
-        const port = freePort();
-        const mport = kind === "on" ? freePort() : 0;
-        let server: ServerProcess | null = null;
-        let timer: ReturnType<typeof setInterval> | undefined;
-        let scrapes = 0;
-        try {
-          server = await ServerProcess.start({
-            label: kind === "memcached" ? "memcached" : `denocached-${kind}`,
-            command: command(kind, port, mport),
-            port,
-            cpu: serverCpu,
-            logPath: `${tmpDir}/${kind}-${port}.log`,
-          });
-          let before = 0;
-          if (kind === "on") {
-            before = latencySamples(await scrape(mport));
-            if (scrapeMs > 0) {
-              timer = setInterval(() => {
-                scrape(mport).then(() => scrapes++, () => {});
-              }, scrapeMs);
-            }
-          }
-          const r = await gen.measure(w, port, await server.pid(), opts);
-          clearInterval(timer);
-          let extra = "";
-          if (kind === "on") {
-            const seen = latencySamples(await scrape(mport)) - before;
-            if (seen < r.opsPerSec * duration * 0.5) {
-              throw new Error(
-                `only ${seen} commands in the latency histograms`,
-              );
-            }
-            const j = await (await fetch(
-              `http://127.0.0.1:${mport}/stats.json`,
-            )).json();
-            extra = ` timed=${seen} scrapes=${scrapes} clock=${
-              j.denocached?.latency?.clock ?? "?"
-            }`;
-          }
-          const cpu = Number(r.details.server_cpu_pct ?? NaN);
-          const cpuUs = cpu * 1e4 / r.opsPerSec; // (cpu% / 100) s per s, in µs
-          got[kind].push({ ops: r.opsPerSec, p99: r.p99Us, cpuUs });
-          ratio[kind] = got[kind].at(-1);
-          console.log(
-            `${id} round ${round} ${kind.padEnd(9)} ops_s=${
-              Math.round(r.opsPerSec)
-            } p99_us=${r.p99Estimated ? "~" : ""}${r.p99Us}${
-              Number.isFinite(cpu)
-                ? ` server_cpu_pct=${cpu} cpu_us_per_cmd=${cpuUs.toFixed(2)}`
-                : ""
-            }${
-              r.details.other_cpu_pct
-                ? ` other_cpu_pct=${r.details.other_cpu_pct}`
-                : ""
-            }${extra}`,
-          );
-        } catch (e) {
-          failures++;
-          console.log(
-            `${id} round ${round} ${kind} FAILED: ${(e as Error).message}`,
-          );
-        } finally {
-          clearInterval(timer);
-          await server?.stop();
-        }
-      }
-      if (ratio.on !== undefined && ratio.off !== undefined) {
-        pairs.push(ratio.on.ops / ratio.off.ops);
-        const c = ratio.on.cpuUs / ratio.off.cpuUs;
-        if (Number.isFinite(c)) cpuPairs.push(c);
+      try {
+        got.push(await runRound(plan, w, round));
+      } catch (e) {
+        failures++;
+        console.log(`${id} round ${round} FAILED: ${(e as Error).message}`);
       }
     }
-    const med = (k: Kind, f: keyof Sample) => median(got[k].map((s) => s[f]));
-    const onOff = median(pairs);
-    rows.push([
-      id,
-      fmtInt(med("memcached", "ops")),
-      fmtInt(med("off", "ops")),
-      fmtInt(med("on", "ops")),
-      fmtFixed(onOff, 3),
-      pairs.length
-        ? `${fmtFixed(Math.min(...pairs), 3)}–${
-          fmtFixed(Math.max(...pairs), 3)
-        }`
-        : "-",
-      Number.isFinite(onOff) ? (onOff >= TARGET ? "met" : "NOT met") : "-",
-      fmtFixed(med("off", "ops") / med("memcached", "ops"), 2),
-      fmtFixed(med("on", "ops") / med("memcached", "ops"), 2),
-      `${fmtInt(med("memcached", "p99"))} / ${fmtInt(med("off", "p99"))} / ${
-        fmtInt(med("on", "p99"))
-      }`,
-      `${fmtFixed(med("memcached", "cpuUs"), 2)} / ${
-        fmtFixed(med("off", "cpuUs"), 2)
-      } / ${fmtFixed(med("on", "cpuUs"), 2)}`,
-      fmtFixed(median(cpuPairs), 3),
-    ]);
+    const s = summarize(id, got);
+    rows.push(s);
+    console.log(
+      `${id}: off ${
+        fmtInt(median(got.map((r) => meanOps(r.solo.off))))
+      } ops/s; paired on/off ${s.paired[2]}`,
+    );
   }
-  console.log(
-    "\n" + markdownTable(
-      [
-        "workload",
-        "memcached ops/s",
-        "off ops/s",
-        "on ops/s",
-        "on/off",
-        "range",
-        `≥ ${TARGET}`,
-        "off/mc",
-        "on/mc",
-        "p99 µs mc / off / on",
-        "CPU µs/cmd mc / off / on",
-        "CPU on/off",
-      ],
-      rows,
-      new Set([1, 2, 3, 4, 7, 8, 11]),
-    ),
-  );
-  console.log(
-    "\n  * on/off is the median over rounds of (on ops/s ÷ off ops/s) from the same round; range is its min–max.\n  * CPU µs/cmd is the server's CPU time over the measured window per command (mcload only); CPU on/off is the median of its per-round ratios (above 1: metrics cost CPU).",
-  );
+  console.log("\n" + renderMetricsTables(rows, { duration, pairs, scrapeMs }));
   await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
   await runCleanups();
   return failures > 0 ? 1 : 0;

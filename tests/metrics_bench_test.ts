@@ -1,8 +1,9 @@
 /**
  * Smoke test of `bench --metrics` (bench/metrics_cost.ts): `--help`, a bad
- * option, and one 1-second W1 round of memcached, denocached off and on
- * (the on run must find its commands in the latency histograms). No timing
- * is asserted; skipped with a printed reason without memcached or gcc.
+ * option, and one W1 round of 1-second windows: memcached, denocached off
+ * and on solo, then off and on paired (the on server must find its
+ * commands in the latency histograms). No timing is asserted; skipped
+ * with a printed reason without memcached or gcc.
  * @module
  */
 
@@ -43,9 +44,16 @@ Deno.test("bench --metrics: one short W1 round, off and on side by side", async 
     "1",
     "--warmup",
     "0",
+    "--pairs",
+    "1",
   );
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /W1 round 1 off +ops_s=\d+/);
-  assert.match(r.out, /W1 round 1 on +ops_s=\d+ .*timed=\d+ .*clock=/);
+  assert.match(r.out, /W1 round 1 on +ops_s=\d+ .*cpu_us_req=[\d.]+/);
+  assert.match(r.out, /W1 round 1 paired +off ops_s=\d+ .*on ops_s=\d+/);
+  assert.match(
+    r.out,
+    /W1 round 1 on\/off +solo ops=[\d.]+ .*paired ops=[\d.]+ .*timed=\d+ .*clock=/,
+  );
   assert.match(r.out, /\| W1 +\| +[\d,]+ \| +[\d,]+ \| +[\d,]+ \| +[\d.]+ \|/);
 });

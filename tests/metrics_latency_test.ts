@@ -57,6 +57,17 @@ Deno.test("a batch's commands get the batch's bucket; labels by name", () => {
   assert.equal(commandCount(lat, COMMANDS.indexOf("other")), 1);
   assert.ok(Math.abs(lat.sums[get] - 2 * 3e-6) < 1e-12);
   assert.equal(commandIndex(line("  gets a"), 0, 8), COMMANDS.indexOf("gets"));
+  // the get/set/gets shortcut: whole tokens only, and only up to the line end
+  const idx = (s: string, le = s.length) =>
+    COMMANDS[commandIndex(line(s), 0, le)];
+  assert.equal(idx("get"), "get");
+  assert.equal(idx("gets"), "gets");
+  assert.equal(idx("set k 0 0 1"), "set");
+  assert.equal(idx("getx a"), "other");
+  assert.equal(idx("setx a"), "other");
+  assert.equal(idx("gat 0 a"), "gat");
+  assert.equal(idx("gets a", 3), "get");
+  assert.equal(idx("get", 2), "other");
 });
 
 Deno.test("setClock releases the clock it replaces", () => {

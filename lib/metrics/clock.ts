@@ -46,13 +46,16 @@ export function ffiClock(): MonotonicClock | null {
     lib = Deno.dlopen("libc.so.6", SYMBOLS);
     const ts = new Uint8Array(16); // struct timespec: two 64-bit fields
     const w = new Uint32Array(ts.buffer); // little-endian on both arches
+    // Passed as a pointer taken once: a "buffer" argument is converted on
+    // every call, which costs about a third of the call.
+    const at = Deno.UnsafePointer.of(ts);
     const get = lib.symbols.clock_gettime;
-    if (get(CLOCK_MONOTONIC, ts) !== 0) throw new Error("clock_gettime");
+    if (get(CLOCK_MONOTONIC, at) !== 0) throw new Error("clock_gettime");
     const opened = lib;
     return {
       name: "clock_gettime",
       now: () => {
-        get(CLOCK_MONOTONIC, ts);
+        get(CLOCK_MONOTONIC, at); // ts (closed over) keeps `at` valid
         return (w[0] + w[1] * 4294967296) * 1000 + w[2] / 1e6;
       },
       close: () => opened.close(),
@@ -64,5 +67,5 @@ export function ffiClock(): MonotonicClock | null {
 }
 
 const SYMBOLS = {
-  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
 } as const;
