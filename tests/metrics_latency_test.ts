@@ -8,12 +8,14 @@
 import assert from "node:assert/strict";
 import { ffiClock, PERFORMANCE_CLOCK } from "../lib/metrics/clock.ts";
 import {
+  beginBatch,
   commandCount,
   commandIndex,
   COMMANDS,
   countCommand,
   createLatency,
   endBatch,
+  SAMPLE_EVERY,
   setClock,
 } from "../lib/metrics/latency.ts";
 
@@ -81,4 +83,35 @@ Deno.test("setClock releases the clock it replaces", () => {
   assert.equal(closed, 1);
   assert.equal(lat.clockName, "performance.now");
   assert.ok(lat.now() > 0);
+});
+
+Deno.test("one batch in SAMPLE_EVERY is timed; the others count, held at its bucket", () => {
+  let t = 0;
+  let reads = 0;
+  const lat = createLatency({
+    name: "t",
+    now: () => (reads++, t),
+    close: () => {},
+  });
+  const get = COMMANDS.indexOf("get");
+  const b = enc.encode("get a");
+  const batch = (ms: number) => {
+    t = 0;
+    const t0 = beginBatch(lat);
+    countCommand(lat, b, 0, b.length, 0);
+    t = ms;
+    endBatch(lat, t0);
+  };
+  batch(0.003); // timed: 3 µs, bucket 2
+  for (let i = 1; i < SAMPLE_EVERY; i++) batch(0.5); // untimed: held at 3 µs
+  assert.equal(reads, 2, "two readings for SAMPLE_EVERY batches");
+  assert.equal(commandCount(lat, get), SAMPLE_EVERY, "counts stay exact");
+  assert.equal(lat.counts[get * 23 + 2], SAMPLE_EVERY);
+  batch(0.5); // timed again: 500 µs, bucket 9 (256, 512]
+  assert.equal(reads, 4);
+  assert.equal(lat.counts[get * 23 + 9], 1);
+  // A batch without commands neither uses up nor shifts the sample.
+  t = 0;
+  endBatch(lat, beginBatch(lat));
+  assert.equal(lat.skip, SAMPLE_EVERY - 1);
 });

@@ -19,7 +19,7 @@ import { createTokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
 import { getMore } from "./text.ts";
 import { feedBinary } from "./binary/feed.ts";
-import { countCommand, endBatch } from "../metrics/latency.ts";
+import { beginBatch, countCommand, endBatch } from "../metrics/latency.ts";
 import { BIN_REQ } from "./binary/constants.ts";
 import {
   MAX_GET_LINE,
@@ -102,7 +102,7 @@ export function feed(
   const maxOut = s.outLimit;
   // Latency histograms (--metrics): null when off, so timing costs nothing.
   const lat = s.ctx.latency;
-  const t0 = lat === null ? 0 : lat.now();
+  const t0 = lat === null ? 0 : beginBatch(lat);
   while (p < end && !s.close) {
     if (s.out.len + s.out.refBytes > maxOut) break;
     if (s.swallow > 0) {

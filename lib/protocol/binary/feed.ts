@@ -20,7 +20,7 @@ import { arith, del, update } from "./storage.ts";
 import { getOrTouch } from "./retrieval.ts";
 import { flush, noop, quit, stat, version } from "./admin.ts";
 import { saslAuth, saslListMechs } from "./sasl.ts";
-import { countBinary, endBatch } from "../../metrics/latency.ts";
+import { beginBatch, countBinary, endBatch } from "../../metrics/latency.ts";
 
 /** Processes complete binary requests in `buf[start, end)`; returns bytes consumed. */
 export function feedBinary(
@@ -33,7 +33,7 @@ export function feedBinary(
   const maxOut = s.outLimit;
   // Latency histograms (--metrics), timed per batch as on the text side.
   const lat = s.ctx.latency;
-  const t0 = lat === null ? 0 : lat.now();
+  const t0 = lat === null ? 0 : beginBatch(lat);
   while (p < end && !s.close) {
     if (s.out.len + s.out.refBytes > maxOut) break;
     if (s.swallow > 0) {
