@@ -24,6 +24,8 @@ export const C = {
   IPPROTO_IPV6: 41,
   IPV6_V6ONLY: 26,
   EPOLL_CLOEXEC: 0o2000000,
+  EFD_NONBLOCK: 0o4000,
+  EFD_CLOEXEC: 0o2000000,
   EPOLL_CTL_ADD: 1,
   EPOLL_CTL_DEL: 2,
   EPOLL_CTL_MOD: 3,
@@ -58,6 +60,8 @@ const SYMBOLS = {
   send: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   epoll_create1: { parameters: ["i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   epoll_wait: {
     parameters: ["i32", "buffer", "i32", "i32"],
