@@ -11,15 +11,17 @@ const REPO_DIR = new URL("..", import.meta.url).pathname;
 
 /**
  * deno.json's `start` task as a shell command line for `mainTs`: the
- * leading `deno` becomes this Deno's path and `main.ts` becomes `mainTs`.
+ * leading `deno` (after any `VAR=value`) becomes this Deno's path and `main.ts` becomes `mainTs`.
  */
 export function startCommand(mainTs = `${REPO_DIR}main.ts`): string {
   const cfg = JSON.parse(
     Deno.readTextFileSync(`${REPO_DIR}deno.json`),
   ) as { tasks: Record<string, string> };
   const words = cfg.tasks.start.split(/\s+/);
+  // The command is the first word after the VAR=value prefixes.
+  const at = words.findIndex((w) => !/^[A-Za-z_]\w*=/.test(w));
   return words.map((w, i) =>
-    i === 0 && w === "deno"
+    i === at && w === "deno"
       ? shQuote(Deno.execPath())
       : w === "main.ts"
       ? shQuote(mainTs)
