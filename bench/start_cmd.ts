@@ -20,11 +20,14 @@ export function startCommand(mainTs = `${REPO_DIR}main.ts`): string {
   const words = cfg.tasks.start.split(/\s+/);
   // The command is the first word after the VAR=value prefixes.
   const at = words.findIndex((w) => !/^[A-Za-z_]\w*=/.test(w));
-  return words.map((w, i) =>
+  const cmd = words.map((w, i) =>
     i === at && w === "deno"
       ? shQuote(Deno.execPath())
       : w === "main.ts"
       ? shQuote(mainTs)
       : w
-  ).join(" ");
+  );
+  // Through env(1), so the line also works after `exec` (as procs.ts runs
+  // it) and the server keeps the pid the bench measures.
+  return (at > 0 ? ["env", ...cmd] : cmd).join(" ");
 }
