@@ -13,6 +13,7 @@ import type { Store } from "../store/types.ts";
 import type { Session } from "./types.ts";
 import { noreplyLast } from "./text.ts";
 import { ascii, parseInt32, parseUint32, tokenIs } from "./tokens.ts";
+import { CTL } from "./shared_counters.ts";
 
 export { authCommand } from "./auth.ts";
 
@@ -138,6 +139,9 @@ export function verbosity(s: Session, buf: Uint8Array): number {
     return 0;
   }
   s.ctx.verbose = Math.min(v, 2);
+  // -t N: the other loops take it from the shared word on their next tick.
+  const sh = s.ctx.counters.shared;
+  if (sh !== undefined) Atomics.store(sh.ctl, CTL.VERBOSE, s.ctx.verbose);
   reply(s, R.OK);
   return 0;
 }

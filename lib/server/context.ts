@@ -9,7 +9,6 @@ import { cachedClock, type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { type Counters, createCounters } from "../protocol/counters.ts";
-import { CTL } from "../protocol/shared_counters.ts";
 import { createStore } from "../store/store.ts";
 import type { Store } from "../store/types.ts";
 import { runSliced } from "../slices.ts";
@@ -63,13 +62,5 @@ export function createContext(
       }),
     latency: config.metrics !== null ? createLatency() : null,
   };
-  const ctl = ctx.counters.shared?.ctl;
-  if (ctl !== undefined) {
-    // -t N: `verbosity` in one loop changes every loop's logging.
-    Object.defineProperty(ctx, "verbose", {
-      get: () => Atomics.load(ctl, CTL.VERBOSE),
-      set: (v: number) => Atomics.store(ctl, CTL.VERBOSE, v),
-    });
-  }
   return ctx;
 }

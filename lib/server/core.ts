@@ -403,6 +403,11 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     },
     everySecond() {
       mem.everySecond();
+      // -t N: `verbosity` sent to another loop (a plain field here: the
+      // per-command checks stay a property load).
+      if (shared !== undefined) {
+        ctx.verbose = Atomics.load(shared.ctl, CTL.VERBOSE);
+      }
       if (config.idleTimeout <= 0) return;
       const limit = clock.now() - config.idleTimeout;
       for (const c of conns) {
