@@ -49,7 +49,6 @@ import {
   publishCounters,
 } from "../protocol/shared_counters.ts";
 import {
-  LOOP_BLOCK_MS,
   LOOP_WORKER_NAME,
   type LoopCommand,
   type LoopInit,
@@ -286,10 +285,8 @@ export async function startCluster(
     epoll = serveEpoll(core, libc, config, tcpOf(0), {
       reusePort: true,
       unixFd,
-      // Blocking in epoll_wait, as the Workers do, saves a thread hand-off
-      // per wake-up; it delays this thread's timers, signals and --metrics
-      // by as much, which matters only to TLS clients (served here too).
-      blockMs: opened.length === 0 ? LOOP_BLOCK_MS : undefined,
+      // Not LOOP_BLOCK_MS as the Workers: blocking this thread 20 ms at a
+      // time made a cas race across loops 16× slower (tests/race_test.ts).
     });
     for (const fds of tcpFds) reserved.splice(reserved.indexOf(fds[0]), 1);
     const ready = await Promise.all(

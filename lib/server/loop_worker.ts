@@ -96,7 +96,7 @@ export function isLoopWorker(): boolean {
  * How long a loop blocks in epoll_wait before yielding to its Worker's event
  * loop (a stop message or the tick then waits at most this long).
  */
-export const LOOP_BLOCK_MS = 20;
+const LOOP_BLOCK_MS = 20;
 
 /** Turns a {@link WireConfig} back into a Config with the loop's own hooks. */
 function configOf(init: LoopInit): Config {
