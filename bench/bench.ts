@@ -15,6 +15,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  buildMcload,
   CONNECTIONS,
   type Generator,
   GET_RATIO,
@@ -411,14 +412,9 @@ async function main(argv: string[]): Promise<number> {
   if (opts.generator === "mcload") {
     const bin = `${tmpDir}/mcload`;
     if (!opts.dryRun) {
-      const r = await runCapture("gcc", [
-        "-O2",
-        "-o",
-        bin,
-        `${BENCH_DIR}mcload.c`,
-      ], 120_000);
-      if (r.code !== 0) {
-        console.error(`bench: building mcload failed:\n${r.stderr}`);
+      const failed = await buildMcload(bin);
+      if (failed !== null) {
+        console.error(`bench: building mcload failed:\n${failed}`);
         await runCleanups();
         return 1;
       }

@@ -18,6 +18,16 @@ export const KEYS = 10_000;
 export const GET_RATIO = 0.9;
 
 /**
+ * Builds the native load generator (`bench/mcload.c`) at `bin` with gcc;
+ * null on success, else gcc's error output.
+ */
+export async function buildMcload(bin: string): Promise<string | null> {
+  const src = new URL("./mcload.c", import.meta.url).pathname;
+  const r = await runCapture("gcc", ["-O2", "-o", bin, src], 120_000);
+  return r.code === 0 ? null : r.stderr;
+}
+
+/**
  * The part of an mcload command line that says what load to send:
  * `connections`, workload `w`'s depth, mix, keys, value size and multi-get,
  * and the server pid whose CPU mcload reports (null = none).

@@ -22,7 +22,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { type GeneratorEnv, type Workload, WORKLOADS } from "./generators.ts";
+import {
+  buildMcload,
+  type GeneratorEnv,
+  type Workload,
+  WORKLOADS,
+} from "./generators.ts";
 import {
   freePort,
   installSignalHandlers,
@@ -51,7 +56,6 @@ import {
   type WorkloadSummary,
 } from "./metrics_table.ts";
 
-const BENCH_DIR = new URL(".", import.meta.url).pathname;
 const REPO_DIR = new URL("..", import.meta.url).pathname;
 
 /** Usage text printed by `--metrics --help`. */
@@ -333,13 +337,9 @@ export async function metricsMain(argv: string[]): Promise<number> {
   const clientCpu = pin ? values["client-cpu"] ?? "0" : null;
   const tmpDir = await Deno.makeTempDir({ prefix: "denocached-mbench-" });
   const bin = `${tmpDir}/mcload`;
-  const built = await runCapture(
-    "gcc",
-    ["-O2", "-o", bin, `${BENCH_DIR}mcload.c`],
-    120_000,
-  );
-  if (built.code !== 0) {
-    console.error(`bench: building mcload failed:\n${built.stderr}`);
+  const failed = await buildMcload(bin);
+  if (failed !== null) {
+    console.error(`bench: building mcload failed:\n${failed}`);
     return 1;
   }
   const epoll = values.io === undefined

@@ -18,12 +18,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { CONNECTIONS, type RunOptions, WORKLOADS } from "./generators.ts";
+import {
+  buildMcload,
+  CONNECTIONS,
+  type RunOptions,
+  WORKLOADS,
+} from "./generators.ts";
 import {
   freePort,
   installSignalHandlers,
   interrupted,
-  runCapture,
   runCleanups,
   ServerProcess,
   shQuote,
@@ -46,7 +50,6 @@ import {
   throughputTable,
 } from "./threads_table.ts";
 
-const BENCH_DIR = new URL(".", import.meta.url).pathname;
 const REPO_DIR = new URL("..", import.meta.url).pathname;
 const SERVERS: Server[] = ["memcached", "denocached"];
 
@@ -235,13 +238,9 @@ export async function threadsMain(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const built = await runCapture(
-    "gcc",
-    ["-O2", "-o", bin, `${BENCH_DIR}mcload.c`],
-    120_000,
-  );
-  if (built.code !== 0) {
-    console.error(`bench: building mcload failed:\n${built.stderr}`);
+  const failed = await buildMcload(bin);
+  if (failed !== null) {
+    console.error(`bench: building mcload failed:\n${failed}`);
     return 1;
   }
   const rows: ThreadRow[] = [];
