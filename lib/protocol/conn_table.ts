@@ -5,14 +5,17 @@
  * per connection or listener, in a SharedArrayBuffer every loop views)
  * instead of only in its own map.
  *
- * A row's owner is the one loop that writes it; other loops only read.
+ * A row's owner is the one loop that writes it; other loops only read. Its
+ * addresses are written once; its state and last command on the owner's
+ * tick and before the owner answers `stats conns` ({@link publishConns}),
+ * so another loop's rows may be up to a second old.
  * Slots are claimed by CAS on their id word (0 = free, -1 = being filled),
  * and a reader that sees an id change mid-read drops that row: the listing
  * is a snapshot as loose as memcached's, never a mixed row.
  * @module
  */
 
-import type { ConnInfo } from "./context.ts";
+import type { ConnInfo, Context } from "./context.ts";
 
 /** Bytes per slot: id, state, two lengths, last command, two addresses. */
 const SLOT = 256;
@@ -47,18 +50,19 @@ export function createConnTable(slots: number): SharedArrayBuffer {
 /** One loop's handle on a shared table. */
 export interface ConnTable {
   /**
-   * Adds a row; its `state` and `lastCmd` write through to the table.
-   * When the table is full the row is kept by the loop only (not listed).
+   * Lists `info` (its addresses now, its state and last command as of the
+   * latest {@link update}); returns its slot, or -1 when the table is full
+   * (the connection is then served but not listed).
    */
-  add(
-    id: number,
-    addr: string,
-    listenAddr: string | undefined,
-    state: string,
-    lastCmd: number,
-  ): ConnInfo;
-  /** Frees `info`'s slot (its connection closed). */
-  remove(info: ConnInfo): void;
+  add(info: ConnInfo): number;
+  /**
+   * Copies `info`'s state and last command into `slot`. The loops do it on
+   * their tick and before answering `stats conns`, not per command: a
+   * shared row written per batch cost -t 2 a quarter of its CPU per request.
+   */
+  update(slot: number, info: ConnInfo): void;
+  /** Frees `slot` (its connection closed). */
+  remove(slot: number): void;
   /** Every listed row of every loop, listeners once per address. */
   rows(): ConnInfo[];
 }
@@ -71,8 +75,6 @@ export function attachConnTable(sab: SharedArrayBuffer): ConnTable {
   const n = sab.byteLength / SLOT;
   const W = SLOT / 4;
   let hint = 0;
-  /** Slot of each row this loop added. */
-  const slotOf = new WeakMap<ConnInfo, number>();
 
   function claim(): number {
     for (let k = 0; k < n; k++) {
@@ -95,53 +97,30 @@ export function attachConnTable(sab: SharedArrayBuffer): ConnTable {
     return len;
   }
 
-  function row(at: number, id: number): ConnInfo {
-    return {
-      id,
-      get addr() {
-        const o = at * SLOT + ADDR_AT;
-        return dec.decode(u8.slice(o, o + i32[at * W + ALEN]));
-      },
-      get listenAddr() {
-        const len = i32[at * W + LLEN];
-        if (len < 0) return undefined;
-        const o = at * SLOT + LISTEN_AT;
-        return dec.decode(u8.slice(o, o + len));
-      },
-      get state() {
-        return STATES[i32[at * W + STATE]] ?? "conn_waiting";
-      },
-      set state(v: string) {
-        i32[at * W + STATE] = Math.max(0, STATES.indexOf(v));
-      },
-      get lastCmd() {
-        return f64[at * (SLOT / 8) + LAST];
-      },
-      set lastCmd(v: number) {
-        f64[at * (SLOT / 8) + LAST] = v;
-      },
-    };
+  function text(at: number, off: number, len: number): string {
+    const o = at * SLOT + off;
+    return dec.decode(u8.slice(o, o + len));
+  }
+
+  function update(at: number, info: ConnInfo): void {
+    i32[at * W + STATE] = Math.max(0, STATES.indexOf(info.state));
+    f64[at * (SLOT / 8) + LAST] = info.lastCmd;
   }
 
   return {
-    add(id, addr, listenAddr, state, lastCmd) {
+    add(info) {
       const at = claim();
-      if (at < 0) return { id, addr, listenAddr, state, lastCmd };
-      i32[at * W + ALEN] = put(at, ADDR_AT, addr);
-      i32[at * W + LLEN] = listenAddr === undefined
+      if (at < 0) return -1;
+      i32[at * W + ALEN] = put(at, ADDR_AT, info.addr);
+      i32[at * W + LLEN] = info.listenAddr === undefined
         ? -1
-        : put(at, LISTEN_AT, listenAddr);
-      const info = row(at, id);
-      info.state = state;
-      info.lastCmd = lastCmd;
-      Atomics.store(i32, at * W + ID, id); // published once filled
-      slotOf.set(info, at);
-      return info;
+        : put(at, LISTEN_AT, info.listenAddr);
+      update(at, info);
+      Atomics.store(i32, at * W + ID, info.id); // published once filled
+      return at;
     },
-    remove(info) {
-      const at = slotOf.get(info);
-      if (at === undefined) return;
-      slotOf.delete(info);
+    update,
+    remove(at) {
       Atomics.store(i32, at * W + ID, 0);
     },
     rows() {
@@ -150,20 +129,20 @@ export function attachConnTable(sab: SharedArrayBuffer): ConnTable {
       for (let at = 0; at < n; at++) {
         const id = Atomics.load(i32, at * W + ID);
         if (id <= 0) continue;
-        const r = row(at, id);
-        const copy: ConnInfo = {
+        const llen = i32[at * W + LLEN];
+        const row: ConnInfo = {
           id,
-          addr: r.addr,
-          listenAddr: r.listenAddr,
-          state: r.state,
-          lastCmd: r.lastCmd,
+          addr: text(at, ADDR_AT, i32[at * W + ALEN]),
+          listenAddr: llen < 0 ? undefined : text(at, LISTEN_AT, llen),
+          state: STATES[i32[at * W + STATE]] ?? "conn_waiting",
+          lastCmd: f64[at * (SLOT / 8) + LAST],
         };
         if (Atomics.load(i32, at * W + ID) !== id) continue; // reused meanwhile
-        if (copy.state === "conn_listening") {
-          if (listeners.has(copy.addr)) continue;
-          listeners.add(copy.addr);
+        if (row.state === "conn_listening") {
+          if (listeners.has(row.addr)) continue;
+          listeners.add(row.addr);
         }
-        out.push(copy);
+        out.push(row);
       }
       // Listeners first, then by id, as one loop lists them.
       return out.sort((a, b) =>
@@ -172,4 +151,16 @@ export function attachConnTable(sab: SharedArrayBuffer): ConnTable {
       );
     },
   };
+}
+
+/**
+ * Copies this loop's connections' state and last command into the shared
+ * table (a no-op with one loop).
+ */
+export function publishConns(ctx: Context): void {
+  const table = ctx.counters.shared?.conns;
+  if (table === undefined) return;
+  for (const c of ctx.conns.values()) {
+    if (c.slot !== undefined && c.slot >= 0) table.update(c.slot, c);
+  }
 }

@@ -24,6 +24,8 @@ export interface ConnInfo {
   state: string;
   /** Unix seconds of the last command. */
   lastCmd: number;
+  /** -t N: its row in the shared connection table (`conn_table.ts`), or -1. */
+  slot?: number;
 }
 
 /** Server-wide state seen by the protocol layer. */

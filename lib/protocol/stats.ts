@@ -8,6 +8,7 @@
 import { VERSION } from "./context.ts";
 import { resetCounters } from "./counters.ts";
 import { loopCounters, totalCounters } from "./shared_counters.ts";
+import { publishConns } from "./conn_table.ts";
 import { line, putBytes, putRange, putText, putUint } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
 import { MAX_WIRE_CLASS, type Session } from "./types.ts";
@@ -393,7 +394,10 @@ export function statsCommand(s: Session, buf: Uint8Array): number {
     const now = s.ctx.clock.now();
     // Listeners first (they were registered first), without a listen_addr,
     // as memcached prints its listening connections.
-    // -t N: every loop's rows, whichever loop answers (as memcached).
+    // -t N: every loop's rows, whichever loop answers (as memcached); this
+    // loop's own are brought up to date first, the others' are from their
+    // last tick.
+    publishConns(s.ctx);
     for (
       const c of s.ctx.counters.shared?.conns.rows() ?? s.ctx.conns.values()
     ) {

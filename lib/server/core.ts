@@ -37,6 +37,7 @@ import {
 import { type Buffers, createBuffers, INITIAL } from "./buffers.ts";
 import { advance, type SendEnv, sendPieces } from "./sendout.ts";
 import { CTL, publishCounters } from "../protocol/shared_counters.ts";
+import { publishConns } from "../protocol/conn_table.ts";
 import type { ListenProto } from "../listen.ts";
 
 /** memcached's reply to a connection past `-c`. */
@@ -231,7 +232,9 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     clearRefs(c.session.out); // its holds on stored values end here
     mem.release(c);
     ctx.conns.delete(c.info.id);
-    shared?.conns.remove(c.info);
+    if (c.info.slot !== undefined && c.info.slot >= 0) {
+      shared!.conns.remove(c.info.slot);
+    }
     counters.curr_connections--;
     if (shared !== undefined) Atomics.sub(shared.ctl, CTL.CONNS, 1);
     if (ctx.verbose > 1) console.error(`<${c.info.id} connection closed.`);
@@ -315,9 +318,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       const id = nextId++;
       const now = clock.now();
       const c: Conn = {
-        info: shared !== undefined
-          ? shared.conns.add(id, addr, listenAddr, "conn_waiting", now)
-          : { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
+        info: { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
         session: createSession(ctx, id, proto),
         transport,
         inBuf: new Uint8Array(INITIAL),
@@ -342,6 +343,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       c.session.out.byRef = true;
       c.session.out.holder = ctx.store;
       c.session.input = (total) => mem.input(c, total);
+      if (shared !== undefined) c.info.slot = shared.conns.add(c.info);
       if (tls) mem.chargeTls(c);
       conns.add(c);
       ctx.conns.set(id, c.info);
@@ -383,12 +385,14 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     listening(name, proto = config.protocol) {
       const id = nextId++;
       const lastCmd = clock.now();
-      ctx.conns.set(
+      const info: ConnInfo = {
         id,
-        shared !== undefined
-          ? shared.conns.add(id, name, undefined, "conn_listening", lastCmd)
-          : { id, addr: name, state: "conn_listening", lastCmd },
-      );
+        addr: name,
+        state: "conn_listening",
+        lastCmd,
+      };
+      if (shared !== undefined) info.slot = shared.conns.add(info);
+      ctx.conns.set(id, info);
       // -t N: each loop binds its own socket for an address; memcached has
       // one, so loop 0 alone says so.
       if (ctx.verbose > 1 && (shared === undefined || shared.id === 0)) {
@@ -397,8 +401,8 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       return id;
     },
     unlisten(id) {
-      const info = ctx.conns.get(id);
-      if (info !== undefined) shared?.conns.remove(info);
+      const slot = ctx.conns.get(id)?.slot;
+      if (slot !== undefined && slot >= 0) shared!.conns.remove(slot);
       ctx.conns.delete(id);
     },
     everySecond() {
@@ -407,6 +411,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       // per-command checks stay a property load).
       if (shared !== undefined) {
         ctx.verbose = Atomics.load(shared.ctl, CTL.VERBOSE);
+        publishConns(ctx);
       }
       if (config.idleTimeout <= 0) return;
       const limit = clock.now() - config.idleTimeout;
