@@ -28,6 +28,29 @@ export async function buildMcload(bin: string): Promise<string | null> {
 }
 
 /**
+ * mcload's arguments for a measured window of `secs` seconds against keys
+ * already loaded (no preload, no warm-up of its own).
+ */
+export function mcloadWindowArgs(
+  w: Workload,
+  port: number,
+  secs: number,
+  connections: number,
+  pid: number | null,
+): string[] {
+  return [
+    "-p",
+    String(port),
+    "-n",
+    "-w",
+    "0",
+    "-t",
+    String(secs),
+    ...mcloadWorkload(w, connections, pid),
+  ];
+}
+
+/**
  * The part of an mcload command line that says what load to send:
  * `connections`, workload `w`'s depth, mix, keys, value size and multi-get,
  * and the server pid whose CPU mcload reports (null = none).

@@ -19,7 +19,7 @@ import {
   type GeneratorEnv,
   invoke,
   KEYS,
-  mcloadWorkload,
+  mcloadWindowArgs,
   parseMcload,
   type Workload,
 } from "./generators.ts";
@@ -72,16 +72,7 @@ function runArgs(
   secs: number,
   pid: number | null,
 ): string[] {
-  return [
-    "-p",
-    String(port),
-    "-n", // keys were preloaded by prepare()
-    "-w",
-    "0",
-    "-t",
-    String(secs),
-    ...mcloadWorkload(w, CONNECTIONS, pid),
-  ];
+  return mcloadWindowArgs(w, port, secs, CONNECTIONS, pid);
 }
 
 /** Preloads `w`'s keys into the server on `port` and warms it up for `warmup` seconds. */

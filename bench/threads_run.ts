@@ -17,7 +17,7 @@ import {
 } from "./generators.ts";
 import {
   KEYS,
-  mcloadWorkload,
+  mcloadWindowArgs,
   type RunOptions,
   type Workload,
 } from "./generators.ts";
@@ -70,16 +70,7 @@ function runArgs(
   secs: number,
   pid: number | null,
 ): string[] {
-  return [
-    "-p",
-    String(port),
-    "-n", // keys were preloaded by the -L run
-    "-w",
-    "0",
-    "-t",
-    String(secs),
-    ...mcloadWorkload(w, env.connections, pid),
-  ];
+  return mcloadWindowArgs(w, port, secs, env.connections, pid);
 }
 
 /** The generator command lines of one window, in order (for --dry-run). */
