@@ -196,7 +196,9 @@ async function main(args: string[]): Promise<number> {
   }
   if (x.daemonized) tellParentReady();
   await server.finished;
-  for (const [sig, fn] of listeners) unlisten(sig, fn);
+  // The handlers stay until the process exits, as memcached's do: a second
+  // SIGTERM while the snapshot is written (extras.stop) or the pid file is
+  // removed must not kill the process with the default action.
   extras.stop();
   if (x.pidFile !== null) {
     const err = removePidFile(x.pidFile, Deno.pid);
@@ -257,14 +259,6 @@ function listen(sig: Deno.Signal, fn: () => void): void {
     Deno.addSignalListener(sig, fn);
   } catch {
     // Not available here (e.g. Windows): nothing to catch.
-  }
-}
-
-function unlisten(sig: Deno.Signal, fn: () => void): void {
-  try {
-    Deno.removeSignalListener(sig, fn);
-  } catch {
-    // Never added.
   }
 }
 

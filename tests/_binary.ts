@@ -181,7 +181,10 @@ export async function binConn(port: number | string): Promise<BinConn> {
           e.res = res;
           throw e;
         }
+        // Wait for a byte, then take all that came with it: one byte per
+        // pass would re-parse the buffer per byte (seconds per script).
         take(await c.readBytes(1, left));
+        take(await c.drain(0));
       }
     },
     async untilClosed(timeoutMs = 3000) {

@@ -75,3 +75,45 @@ Deno.test("signals: memcached 1.6.18 reference (SIGHUP, SIGPIPE survive; SIGUSR1
     assert.equal(st.code, 0, p.stderr());
   }
 });
+
+Deno.test("signals: SIGTERMs repeated while the server stops and saves never kill it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denocached-sig2-" });
+  const file = `${dir}/cache.snap`;
+  const perms = [
+    "--allow-net",
+    "--allow-ffi",
+    `--allow-read`,
+    `--allow-write=${dir}`,
+  ];
+  try {
+    const port = freePort();
+    const flags = ["-p", String(port), "--snapshot", file];
+    let p = await spawnMain(perms, flags, port);
+    // Enough items that the save takes a while: the later signals land
+    // during the drain, the save and the exit.
+    const n = 20_000;
+    let script = "";
+    for (let i = 0; i < n; i++) script += `set k${i} 0 0 3 noreply\r\nabc\r\n`;
+    await roundTrip(port, script);
+    // Signals every millisecond until the process is gone: one of them
+    // lands between the end of serving and the exit.
+    let gone = false;
+    p.child.status.then(() => (gone = true));
+    for (let i = 0; i < 3000 && !gone; i++) {
+      try {
+        p.child.kill("SIGTERM");
+      } catch {
+        break; // exited
+      }
+      await settle(1);
+    }
+    const st = await p.child.status;
+    assert.equal(st.code, 0, p.stderr());
+    assert.equal(st.signal, null, p.stderr());
+    p = await spawnMain(perms, flags, port);
+    assert.match(p.stderr(), new RegExp(`restored ${n} items`));
+    assert.equal((await p.stop("SIGTERM")).code, 0, p.stderr());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
