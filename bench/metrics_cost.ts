@@ -97,6 +97,48 @@ export function latencySamples(metrics: string): number {
   return n;
 }
 
+/** A running `scraper.ts`; `stop` kills it and says how many scrapes it made. */
+interface Scraper {
+  stop(): Promise<number>;
+}
+
+/** Starts `scraper.ts` on `cpu` (the load generator's; null = unpinned). */
+function startScraper(port: number, ms: number, cpu: string | null): Scraper {
+  const args = [
+    "run",
+    "--allow-net",
+    REPO_DIR + "bench/scraper.ts",
+    String(port),
+    String(ms),
+  ];
+  const child = new Deno.Command(
+    cpu === null ? Deno.execPath() : "taskset",
+    {
+      args: cpu === null ? args : ["-c", cpu, Deno.execPath(), ...args],
+      stdout: "piped",
+      stderr: "null",
+    },
+  ).spawn();
+  const out = child.output();
+  let stopped: Promise<number> | null = null;
+  return {
+    stop() {
+      stopped ??= (async () => {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // already gone
+        }
+        const o = await out;
+        return new TextDecoder().decode(o.stdout).split("\n").filter((l) =>
+          l === "scraped"
+        ).length;
+      })();
+      return stopped;
+    },
+  };
+}
+
 async function fetchText(port: number, path: string): Promise<string> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`);
   const body = await r.text();
@@ -163,8 +205,7 @@ async function runRound(
   const servers: ServerProcess[] = [];
   const t: Partial<Record<Kind, Target>> = {};
   const mport = freePort();
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let scrapes = 0;
+  let scraper: Scraper | null = null;
   try {
     for (const kind of p.kinds) {
       const port = freePort();
@@ -178,11 +219,7 @@ async function runRound(
       servers.push(s);
       t[kind] = { port, pid: await s.pid() };
     }
-    if (p.scrapeMs > 0) {
-      timer = setInterval(() => {
-        fetchText(mport, "/metrics").then(() => scrapes++, () => {});
-      }, p.scrapeMs);
-    }
+    if (p.scrapeMs > 0) scraper = startScraper(mport, p.scrapeMs, p.env.cpu);
     for (const kind of p.kinds) {
       await prepare(p.env, w, t[kind]!.port, p.warmup, p.loadDepth);
     }
@@ -230,7 +267,8 @@ async function runRound(
         }`,
       );
     }
-    clearInterval(timer);
+    const scrapes = scraper === null ? 0 : await scraper.stop();
+    scraper = null;
     const onOps = [...res.solo.on, ...res.paired.on].reduce(
       (s, x) => s + x.ops,
       0,
@@ -256,7 +294,7 @@ async function runRound(
     );
     return res;
   } finally {
-    clearInterval(timer);
+    await scraper?.stop();
     for (const s of servers) await s.stop();
   }
 }
