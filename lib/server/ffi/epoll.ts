@@ -5,8 +5,8 @@
  * buffers, parsing, limits, idle kicks, stop) is the connection core's
  * (`../core.ts`).
  *
- * It runs on the main thread: while events keep coming it polls with a
- * synchronous `epoll_wait(…, 0)`; when there are none, or every
+ * It runs on the main thread: while events keep coming it waits in a
+ * synchronous `epoll_wait` of at most a millisecond; when there are none, or every
  * {@link YIELD_MS} under load, it awaits a *nonblocking* `epoll_wait` (run
  * by Deno on a helper thread), which lets Deno's event loop run timers,
  * signal handlers and the portable transport (TLS) meanwhile.
@@ -333,10 +333,12 @@ export function serveEpoll(
     while (!stopped) {
       let n = 0;
       if (Date.now() - lastYield < yieldMs) {
-        n = s.epoll_wait(ep, events, MAX_EVENTS, 0);
-        // Caught up: the next request usually comes within microseconds, so
-        // block briefly here rather than pay a thread hand-off for it.
-        if (n === 0) n = s.epoll_wait(ep, events, MAX_EVENTS, blockMs);
+        // One call whether or not events are ready: it returns at once if
+        // they are, and when caught up the next request usually comes
+        // within microseconds, so it blocks briefly here rather than pay a
+        // thread hand-off for it (a poll with timeout 0 first cost a second
+        // syscall on every wake-up that found nothing).
+        n = s.epoll_wait(ep, events, MAX_EVENTS, blockMs);
       }
       if (n === 0) {
         // Nothing ready (or our turn is up): wait off-thread, so timers,
