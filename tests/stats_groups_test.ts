@@ -59,3 +59,12 @@ Deno.test("stats reader: not logged at -vv", () => {
   }
   assert.deepEqual(logged, []);
 });
+
+Deno.test("stats reader: groups left out are empty, not run", () => {
+  const ctx = context();
+  const g = readStatsGroups(ctx, ["stats", "settings"]);
+  assert.ok(Number(g.stats.get("curr_connections")) >= 0);
+  assert.ok(g.settings.size > 0);
+  assert.equal(g.conns.size, 0);
+  assert.equal(g.items.size, 0);
+});

@@ -30,11 +30,19 @@ export type StatsGroups = Record<Group, Map<string, string>>;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Runs `stats`, `stats settings`, … on a private session and parses them. */
-export function readStatsGroups(ctx: Context): StatsGroups {
+/**
+ * Runs `stats`, `stats settings`, … on a private session and parses them;
+ * the groups not in `groups` are left empty (not run).
+ */
+export function readStatsGroups(
+  ctx: Context,
+  groups: readonly Group[] = GROUPS,
+): StatsGroups {
   const out = {} as StatsGroups;
   for (const g of GROUPS) {
-    out[g] = parseStatLines(run(ctx, g === "stats" ? "stats" : `stats ${g}`));
+    out[g] = groups.includes(g)
+      ? parseStatLines(run(ctx, g === "stats" ? "stats" : `stats ${g}`))
+      : new Map();
   }
   return out;
 }
