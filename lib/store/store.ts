@@ -196,7 +196,10 @@ export class SlabStore implements Store {
     const p = h >>> this.cb;
     const u = pool.u32[p];
     const w = (h & this.cm) * pool.cw[p];
-    u[w + ATIME] = now;
+    // Written only when it changes (the clock counts seconds): with -t N
+    // another core reads this header too, and a store on every hit would
+    // move its cache line between the cores each time.
+    if (u[w + ATIME] !== now) u[w + ATIME] = now;
     if ((u[w + META] & FETCHED) === 0) {
       if (this.shared) Atomics.or(u, w + META, FETCHED);
       else u[w + META] |= FETCHED;
