@@ -5,8 +5,9 @@
  * buffers, parsing, limits, idle kicks, stop) is the connection core's
  * (`../core.ts`).
  *
- * It runs on the main thread: while events keep coming it waits in a
- * synchronous `epoll_wait` of at most a millisecond; when there are none, or every
+ * It runs on the main thread (and, with `-t N`, in each Worker): while
+ * events keep coming it waits in a synchronous `epoll_wait` of at most
+ * {@link SPIN_MS} ms (a Worker's: `blockMs`); when none came, or every
  * {@link YIELD_MS} under load, it awaits a *nonblocking* `epoll_wait` (run
  * by Deno on a helper thread), which lets Deno's event loop run timers,
  * signal handlers and the portable transport (TLS) meanwhile.
