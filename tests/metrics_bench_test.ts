@@ -55,5 +55,8 @@ Deno.test("bench --metrics: one short W1 round, off and on side by side", async 
     r.out,
     /W1 round 1 on\/off +solo ops=[\d.]+ .*paired ops=[\d.]+ .*timed=\d+ .*clock=/,
   );
+  // The scraper process (bench/scraper.ts, pinned beside the generator)
+  // scraped "on" while it ran.
+  assert.match(r.out, /W1 round 1 on\/off .* scrapes=[1-9]\d* /);
   assert.match(r.out, /\| W1 +\| +[\d,]+ \| +[\d,]+ \| +[\d,]+ \| +[\d.]+ \|/);
 });
