@@ -5,7 +5,8 @@
  * server CPU: memcached, denocached without `--metrics` ("off") and with
  * `--metrics=127.0.0.1:PORT` ("on", whose /metrics is scraped every
  * `--scrape-ms` for as long as it runs, as Prometheus would, only more
- * often). Each is preloaded and warmed up, then measured in short mcload
+ * often, by `scraper.ts` pinned to the load generator's CPU). Each is
+ * preloaded and warmed up, then measured in short mcload
  * windows on the other CPU (`metrics_windows.ts`), each between two
  * readings of the server's CPU time:
  *

@@ -28,7 +28,7 @@ import {
 } from "../protocol/shared_counters.ts";
 import { createAuthStore, type Credential } from "../authfile.ts";
 import { createLatency } from "../metrics/latency.ts";
-import { openMonotonicClock, PERFORMANCE_CLOCK } from "../metrics/clock.ts";
+import { openMonotonicClock } from "../metrics/clock.ts";
 import { sharedClock } from "../clock.ts";
 
 /** The Worker name that tells a module it runs as an event loop. */
@@ -118,12 +118,11 @@ function runLoop(init: LoopInit, scope: LoopScope): void {
     () => report({ type: "shutdown", loopId: id }),
     { store: (clock) => attachStore(init.store, id, clock), counters },
   );
-  // The histograms' clock: the vDSO one over FFI (granted, since this
-  // loop runs the epoll transport), as on the main loop; performance.now()
-  // costs an op per reading, a per cent or two of a pipelined get.
-  const clock = init.latency !== null ? openMonotonicClock() : null;
   if (init.latency !== null) {
-    ctx.latency = createLatency(clock ?? PERFORMANCE_CLOCK, {
+    // The vDSO clock over FFI (granted: this loop runs the epoll
+    // transport), as on the main loop; see clock.ts for what
+    // performance.now() would cost.
+    ctx.latency = createLatency(openMonotonicClock(), {
       all: new Float64Array(init.latency),
       loop: id,
     });
@@ -142,7 +141,7 @@ function runLoop(init: LoopInit, scope: LoopScope): void {
     });
   } catch (e) {
     libc.close();
-    clock?.close();
+    ctx.latency?.closeClock();
     report({ type: "error", loopId: id, message: (e as Error).message });
     return;
   }
@@ -177,7 +176,7 @@ function runLoop(init: LoopInit, scope: LoopScope): void {
     transport.stop();
     await transport.done;
     libc.close();
-    clock?.close();
+    ctx.latency?.closeClock();
     ctx.store.release();
     publishCounters(counters);
     report({ type: "drained", loopId: id });
