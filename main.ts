@@ -44,6 +44,7 @@ import {
 import { EX_NOPERM, missingPermission } from "./lib/features.ts";
 import { hostPort, parseListen } from "./lib/listen.ts";
 import { probe } from "./lib/ops/probe.ts";
+import { dropStartupPages } from "./lib/ops/startup_pages.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -187,6 +188,17 @@ async function main(args: string[]): Promise<number> {
   }
   extras.started(server);
   if (stopEarly) void server.close();
+  // Serving now: what startup alone read of the binary need not stay resident.
+  const pages = dropStartupPages();
+  if (cli.config.verbose > 1) {
+    console.error(
+      pages.dropped
+        ? `denocached: released ${
+          (pages.residentKiB / 1024).toFixed(1)
+        } MiB of startup pages of the executable`
+        : `denocached: startup pages kept: ${pages.why}`,
+    );
+  }
   if (cli.config.verbose > 0) {
     console.error(
       `denocached listening on ${
