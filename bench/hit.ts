@@ -28,6 +28,7 @@ import {
   which,
 } from "./procs.ts";
 import { markdownTable } from "./table.ts";
+import { startCommand } from "./start_cmd.ts";
 import { V8_FLAGS as DEFAULT_V8_FLAGS } from "../scripts/compile.ts";
 
 const REPO_DIR = new URL("..", import.meta.url).pathname;
@@ -44,7 +45,8 @@ export const HIT_USAGE = `Usage: deno task bench --hit [options]
   --warmup N       first batches not counted (default a third): with them the
                    miss ratio is mostly first-time misses, the same for any policy
   --server-cpu C   CPU for the servers (default 1)
-  --io MODE        denocached backend: portable (default) or epoll
+  --io MODE        denocached as deno task start runs it, with -t 1 ("start",
+                   the default: epoll), or deno run main.ts --io=portable|epoll
   --v8-flags LIST  V8 flags for denocached (default: those of deno task start;
                    "" for none)`;
 
@@ -339,15 +341,22 @@ export async function hitMain(argv: string[]): Promise<number> {
   const keys = Number(values.keys ?? 200000);
   const batches = Number(values.batches ?? 9000);
   const warmup = Number(values.warmup ?? Math.floor(batches / 3));
-  const epoll = values.io === "epoll";
+  const io = values.io ?? "start";
+  if (io !== "start" && io !== "portable" && io !== "epoll") {
+    console.error(`--io: expected start, portable or epoll, got '${io}'`);
+    return 2;
+  }
+  const epoll = io === "epoll";
   // The same V8 flags as `deno task start` unless told otherwise, so the
   // figures are those of the shipped form.
   const v8 = values["v8-flags"] ?? DEFAULT_V8_FLAGS;
-  const deno = `${shQuote(Deno.execPath())} run --allow-net${
-    epoll ? " --allow-ffi" : ""
-  }${v8 ? ` --v8-flags=${shQuote(v8)}` : ""} ${shQuote(REPO_DIR + "main.ts")}${
-    epoll ? " --io=epoll" : ""
-  }`;
+  const deno = io === "start"
+    ? `${startCommand()} -t 1`
+    : `${shQuote(Deno.execPath())} run --allow-net${
+      epoll ? " --allow-ffi" : ""
+    }${v8 ? ` --v8-flags=${shQuote(v8)}` : ""} ${
+      shQuote(REPO_DIR + "main.ts")
+    } --io=${io}`;
   const cmds: Record<string, (port: number, mb: number) => string> = {
     memcached: (p, mb) =>
       `memcached -t 1 -p ${p} -U 0 -l 127.0.0.1 -m ${mb}${
@@ -370,7 +379,12 @@ export async function hitMain(argv: string[]): Promise<number> {
             logPath: await Deno.makeTempFile({ prefix: "hit-" }),
           });
           try {
+            // Idle once startup is over (denocached hands back the startup
+            // pages of its binary once serving), then the peak of the case
+            // alone, not of startup.
+            await new Promise((r) => setTimeout(r, 1000));
             const idle = (await srv.statusKiB("VmRSS")) ?? 0;
+            await srv.resetPeak();
             const missRatio = await runCase(
               kind,
               alpha,

@@ -267,6 +267,23 @@ export class ServerProcess {
     return (await procStatusKiB(await this.pid()))[field] ?? null;
   }
 
+  /**
+   * Resets the process's peak RSS (VmHWM) to its current RSS, so a later
+   * VmHWM is the peak of what ran in between, not of startup (`echo 5 >
+   * /proc/PID/clear_refs`, Linux 4.0+). False where that cannot be done.
+   */
+  async resetPeak(): Promise<boolean> {
+    try {
+      const r = await runCapture("sh", [
+        "-c",
+        `echo 5 > /proc/${await this.pid()}/clear_refs`,
+      ], 5000);
+      return r.code === 0;
+    } catch {
+      return false;
+    }
+  }
+
   /** Stops the whole process group: SIGTERM, then SIGKILL after 5 s. Idempotent. */
   async stop(): Promise<void> {
     this.#unregister();

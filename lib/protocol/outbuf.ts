@@ -35,6 +35,8 @@ export interface OutBuf {
   refBytes: number;
   /** Keeps referenced items' bytes in place until sent (the store). */
   holder: Holder | null;
+  /** The buffer `buf` had before it grew past {@link KEEP}; back at {@link shrink}. */
+  home: Uint8Array | null;
 }
 
 /** What keeps a referenced value's bytes as they were (Store.hold). */
@@ -59,6 +61,7 @@ export function createOutBuf(capacity = 16 * 1024): OutBuf {
     refCas: [],
     refBytes: 0,
     holder: null,
+    home: null,
   };
 }
 
@@ -120,20 +123,54 @@ export function rollback(o: OutBuf, mark: number): void {
 
 const EMPTY = new Uint8Array(0);
 
+/** A connection's reply buffer stays its own up to this size. */
+const KEEP = 64 * 1024;
+/** Largest spare kept (per event loop: each loop is its own isolate). */
+const SPARE_MAX = 4 * 1024 * 1024;
+/**
+ * The one large reply buffer kept between batches, for the next reply that
+ * outgrows {@link KEEP}. Without it every big multi-get grew a buffer by
+ * doubling and dropped it once sent: megabytes of dead ArrayBuffers per
+ * batch, which V8 collects only after ~64 MiB of them and glibc then keeps
+ * as fragmented heap (issue #14: peak RSS). A buffer is only put here by
+ * {@link shrink}, when everything in it was sent.
+ */
+let spare: Uint8Array | null = null;
+
 /** Makes room for `n` more bytes. */
 export function reserve(o: OutBuf, n: number): void {
   const need = o.len + n;
   if (need <= o.buf.length) return;
   let cap = o.buf.length * 2;
   while (cap < need) cap *= 2;
-  const nb = new Uint8Array(cap);
+  let nb: Uint8Array;
+  if (cap > KEEP && spare !== null && spare.length >= need) {
+    nb = spare;
+    spare = null;
+  } else {
+    nb = new Uint8Array(cap);
+  }
   nb.set(o.buf.subarray(0, o.len));
+  // The connection's own buffer waits for shrink(); a larger one that was
+  // outgrown may still be in a write in flight, so it is left to the GC.
+  if (o.home === null && o.buf.length <= KEEP && nb.length > KEEP) {
+    o.home = o.buf;
+  }
   o.buf = nb;
 }
 
-/** Shrinks an idle buffer that grew large, so one big reply does not pin memory. */
-export function shrink(o: OutBuf, keep = 64 * 1024): void {
-  if (o.len === 0 && o.buf.length > keep) o.buf = new Uint8Array(keep);
+/**
+ * After a batch is out: a buffer that grew past {@link KEEP} goes back to
+ * the spare and the connection gets its own again, so one big reply does
+ * not pin memory on every connection that ever made one.
+ */
+export function shrink(o: OutBuf): void {
+  if (o.len !== 0 || o.buf.length <= KEEP) return;
+  if (
+    o.buf.length <= SPARE_MAX && (spare === null || o.buf.length > spare.length)
+  ) spare = o.buf;
+  o.buf = o.home ?? new Uint8Array(KEEP);
+  o.home = null;
 }
 
 /** Appends `src[start, end)`. */
