@@ -45,6 +45,7 @@ import { EX_NOPERM, missingPermission } from "./lib/features.ts";
 import { hostPort, parseListen } from "./lib/listen.ts";
 import { probe } from "./lib/ops/probe.ts";
 import { dropStartupPages } from "./lib/ops/startup_pages.ts";
+import { startHeapTrim } from "./lib/ops/heap_trim.ts";
 
 async function main(args: string[]): Promise<number> {
   let cli;
@@ -190,6 +191,7 @@ async function main(args: string[]): Promise<number> {
   if (stopEarly) void server.close();
   // Serving now: what startup alone read of the binary need not stay resident.
   const pages = dropStartupPages();
+  const trim = startHeapTrim();
   if (cli.config.verbose > 1) {
     console.error(
       pages.dropped
@@ -198,6 +200,9 @@ async function main(args: string[]): Promise<number> {
         } MiB of startup pages of the executable`
         : `denocached: startup pages kept: ${pages.why}`,
     );
+    if (typeof trim === "string") {
+      console.error(`denocached: heap not trimmed: ${trim}`);
+    }
   }
   if (cli.config.verbose > 0) {
     console.error(
@@ -208,6 +213,7 @@ async function main(args: string[]): Promise<number> {
   }
   if (x.daemonized) tellParentReady();
   await server.finished;
+  if (typeof trim === "function") trim();
   // The handlers stay until the process exits, as memcached's do: a second
   // SIGTERM while the snapshot is written (extras.stop) or the pid file is
   // removed must not kill the process with the default action.

@@ -47,6 +47,7 @@ Deno.test("idle RSS stays under a generous bound, before and after stats", async
     await settle(2000);
     // Once serving, it handed back the binary's startup pages (-vv says so).
     assert.match(p.stderr(), /released \d+\.\d MiB of startup pages/);
+    assert.doesNotMatch(p.stderr(), /heap not trimmed/);
     const idle = rssMb(p.child.pid);
     assert.ok(idle < BOUND_MB, `idle RSS ${idle.toFixed(1)} MB (${MAIN})`);
     const stats = await ask("127.0.0.1", port, "stats\r\n");
