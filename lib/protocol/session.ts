@@ -17,6 +17,7 @@ import type { Config } from "../config.ts";
 import { createOutBuf } from "./outbuf.ts";
 import { createTokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
+import { drainSink } from "./sink.ts";
 import { getMore } from "./text.ts";
 import { feedBinary } from "./binary/feed.ts";
 import { beginBatch, countCommand, endBatch } from "../metrics/latency.ts";
@@ -66,6 +67,8 @@ export function createSession(
     outLimit: ctx.config.maxOutputBytes,
     lineStart: 0,
     input: always,
+    sink: null,
+    charge: always,
   };
 }
 
@@ -105,6 +108,10 @@ export function feed(
   const t0 = lat === null ? 0 : beginBatch(lat);
   while (p < end && !s.close) {
     if (s.out.len + s.out.refBytes > maxOut) break;
+    if (s.sink !== null) {
+      p += drainSink(s, buf, p, end);
+      continue;
+    }
     if (s.swallow > 0) {
       const n = Math.min(s.swallow, end - p);
       s.swallow -= n;
@@ -158,7 +165,10 @@ export function awaitsLine(
   from: number,
   end: number,
 ): boolean {
-  if (s.proto !== Proto.Text || s.swallow > 0 || s.getMore !== 0 || s.close) {
+  if (
+    s.proto !== Proto.Text || s.swallow > 0 || s.getMore !== 0 || s.close ||
+    s.sink !== null
+  ) {
     return false;
   }
   for (let i = from; i < end; i++) if (buf[i] === 10) return false;

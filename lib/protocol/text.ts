@@ -20,7 +20,8 @@ import {
   rollback,
 } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
-import { KEY_MAX, NEED_MORE, PAUSE, type Session } from "./types.ts";
+import { KEY_MAX, NEED_MORE, PAUSE, type Session, type Sink } from "./types.ts";
+import { SINK_MIN, startSink } from "./sink.ts";
 import {
   parseCas,
   parseInt32,
@@ -230,7 +231,13 @@ export function update(
     return 0;
   }
   if (end - ds < vlen + 2) {
-    if (s.input(ds + vlen + 2 - s.lineStart)) return NEED_MORE;
+    const exp = absoluteExpiry(exptime, ctx.clock.now(), ctx.started);
+    if (vlen >= SINK_MIN && mode !== Mode.Append && mode !== Mode.Prepend) {
+      // Large and still arriving: into its reserved item as it comes.
+      if (
+        startSink(s, buf, ks, kl, flags, exp, vlen, 2, mode, cas, sinkDone)
+      ) return 0;
+    } else if (s.input(ds + vlen + 2 - s.lineStart)) return NEED_MORE;
     // No memory to buffer the block: memcached's failed item_alloc.
     ctx.counters.store_no_memory++;
     if (mode === Mode.Set) store.remove(buf, ks, kl);
@@ -262,6 +269,12 @@ export function update(
     res,
   );
   countStore(c, store, st, isCas, res.handle, buf, ks, kl);
+  storeReply(s, st);
+  return vlen + 2;
+}
+
+/** The reply to a storage command's store status. */
+function storeReply(s: Session, st: Status): void {
   switch (st) {
     case Status.Stored:
       reply(s, R.STORED);
@@ -277,10 +290,37 @@ export function update(
       reply(s, R.NOT_FOUND);
       break;
     default:
-      c.store_no_memory++;
+      s.ctx.counters.store_no_memory++;
       reply(s, R.OOM_STORE);
   }
-  return vlen + 2;
+}
+
+/** A storage command's block went into its reservation: as {@link update} ends. */
+function sinkDone(s: Session, k: Sink): void {
+  const ctx = s.ctx;
+  const store = ctx.store;
+  const c = ctx.counters;
+  c.cmd_set++;
+  if (k.bad) {
+    store.dropReserved(k.handle);
+    reply(s, R.BAD_CHUNK);
+    return;
+  }
+  const res = s.res;
+  const st = store.commitReserved(k.mode, k.handle, k.cas, res);
+  const h = st === Status.Stored ? res.handle : k.handle;
+  countStore(
+    c,
+    store,
+    st,
+    k.mode === Mode.Cas,
+    h,
+    store.keyBytes(h),
+    store.keyStart(h),
+    store.keyLen(h),
+  );
+  if (st !== Status.Stored) store.dropReserved(k.handle);
+  storeReply(s, st);
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { StoreResult } from "../store/types.ts";
+import type { Mode, StoreResult } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import type { OutBuf } from "./outbuf.ts";
 import type { Tokens } from "./tokens.ts";
@@ -97,4 +97,32 @@ export interface Session {
    * true.
    */
   input: (total: number) => boolean;
+  /** A data block going straight into its reserved item (`sink.ts`), or null. */
+  sink: Sink | null;
+  /**
+   * Draws `n` bytes of a value going straight into the store from the
+   * memory budget (a negative `n` gives them back): the budget still sees
+   * every upload in flight. False means refused. Without a core, always
+   * true.
+   */
+  charge: (n: number) => boolean;
+}
+
+/** A data block copied into its reserved item as it arrives (`sink.ts`). */
+export interface Sink {
+  /** The reservation (`Store.reserve`). */
+  handle: number;
+  /** Value bytes expected, and copied so far. */
+  vlen: number;
+  got: number;
+  /** Bytes after the value that must be `\r\n` (2, or 0 in binary), and seen. */
+  tailLen: number;
+  tail: number;
+  /** A trailer byte was not `\r\n`. */
+  bad: boolean;
+  /** The command's store mode, and the cas it compares (cas mode). */
+  mode: Mode;
+  cas: number;
+  /** Once the block is in: commits or drops the reservation, and replies. */
+  done: (s: Session, k: Sink) => void;
 }

@@ -58,7 +58,7 @@ const EMPTY = new Uint8Array(0);
 /** What the buffers need of a connection (the core's Conn). */
 export interface Buffered {
   readonly info: { readonly id: number };
-  readonly session: { readonly out: OutBuf };
+  readonly session: { readonly out: OutBuf; readonly sink: object | null };
   readonly transport: { hold(on: boolean): void };
   inBuf: Uint8Array;
   start: number;
@@ -84,6 +84,8 @@ export interface Buffers {
   input(c: Buffered, total: number): boolean;
   /** Charges the reply buffer's growth after a batch. */
   chargeOut(c: Buffered): void;
+  /** `Session.charge`: a value going straight into the store (negative: done). */
+  chargeSink(c: Buffered, n: number): boolean;
   /** The batch's replies are all out: resets the buffer; returns the bytes sent. */
   sent(c: Buffered): number;
   /** All input consumed: drops a large input buffer. */
@@ -205,6 +207,14 @@ export function createBuffers<C extends Buffered>(
       return true;
     },
     chargeOut,
+    chargeSink(c, n) {
+      if (n < 0) {
+        budget.give(c.info.id, Kind.ReadBuf, -n);
+        relieve();
+        return true;
+      }
+      return budget.take(c.info.id, Kind.ReadBuf, n);
+    },
     sent(c) {
       const o = c.session.out;
       const n = pendingBytes(o);
@@ -243,7 +253,7 @@ export function createBuffers<C extends Buffered>(
     afterBatch(c) {
       // A connection whose granted block is still arriving needs no more:
       // stopping it would only keep its memory longer.
-      if (!spent() || c.want > 0 || c.dead) return;
+      if (!spent() || c.want > 0 || c.dead || c.session.sink !== null) return;
       if (budget.held(c.info.id) >= HOLD_MIN) hold(c);
     },
     stage(c, n) {

@@ -28,6 +28,7 @@
 
 import type { ConnInfo, Context } from "../protocol/context.ts";
 import { clearRefs, pendingBytes } from "../protocol/outbuf.ts";
+import { endSink } from "../protocol/sink.ts";
 import {
   awaitsLine,
   createSession,
@@ -230,6 +231,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     }
     conns.delete(c);
     clearRefs(c.session.out); // its holds on stored values end here
+    endSink(c.session); // a value it was still sending goes back
     mem.release(c);
     ctx.conns.delete(c.info.id);
     if (c.info.slot !== undefined && c.info.slot >= 0) {
@@ -343,6 +345,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       c.session.out.byRef = true;
       c.session.out.holder = ctx.store;
       c.session.input = (total) => mem.input(c, total);
+      c.session.charge = (n) => mem.chargeSink(c, n);
       if (shared !== undefined) c.info.slot = shared.conns.add(c.info);
       if (tls) mem.chargeTls(c);
       conns.add(c);

@@ -4,7 +4,8 @@
  * Memory is carved into pages (one ArrayBuffer each, all the same size). A
  * page belongs to one size class at a time and is split into equal chunks of
  * that class's chunk size. Chunk sizes start at {@link MIN_CHUNK} and grow by
- * the growth factor (8-byte aligned); the last class is a whole page.
+ * the growth factor (8-byte aligned); a class of fewer than 16 chunks a
+ * page is widened to fill it; the last class is a whole page.
  *
  * A chunk is addressed by a handle `(page << chunkBits) | chunkIndex`. Page
  * slot 0 is never used, so handle 0 means "none" in the u32 link fields.
@@ -19,6 +20,8 @@ export const MIN_CHUNK = 64;
 /** Largest number of size classes (ids 1..MAX_CLASSES). */
 export const MAX_CLASSES = 254;
 const SMALL_LIMIT = 4096;
+/** Classes with fewer chunks a page than this fill the page exactly. */
+const BIG_PER_PAGE = 16;
 
 /** The table of size classes; class ids are 1-based (0 = none). */
 export class SizeClasses {
@@ -41,6 +44,15 @@ export class SizeClasses {
       s = Math.max(s * factor, a + 8);
     }
     this.size.push(pageSize);
+    // A large class takes the most room that still fits as many chunks in a
+    // page: a 500 KB value then gets half a page (2 a page, as memcached's
+    // 512 KiB class gives it), not 588 KiB of one (1 a page).
+    for (let c = this.size.length - 2; c >= 1; c--) {
+      const n = Math.floor(pageSize / this.size[c]);
+      if (n >= BIG_PER_PAGE) break;
+      this.size[c] = Math.floor(pageSize / n / 8) * 8;
+    }
+    this.size = this.size.filter((v, i, a) => i === 0 || v !== a[i - 1]);
     this.count = this.size.length - 1;
     for (let c = 1; c <= this.count; c++) {
       this.perPage.push(Math.floor(pageSize / this.size[c]));

@@ -59,6 +59,12 @@ import {
   type StoreStats,
 } from "./types.ts";
 import { fits, incrDecr, restoreItem, storeItem } from "./write.ts";
+import {
+  commitReserved,
+  dropReserved,
+  fillReserved,
+  reserveItem,
+} from "./reserve.ts";
 
 // Module-local copies of the layout words: V8 folds these to constants but
 // re-reads (and hole-checks) imported bindings on every use (see chunk.ts).
@@ -391,6 +397,40 @@ export class SlabStore implements Store {
 
   hold(h: Handle): boolean {
     return hold(this.s, h);
+  }
+
+  reserve(
+    key: Uint8Array,
+    kStart: number,
+    kLen: number,
+    flags: number,
+    exp: number,
+    vLen: number,
+  ): Handle {
+    return reserveItem(this.s, key, kStart, kLen, flags, exp, vLen);
+  }
+
+  fillReserved(
+    h: Handle,
+    off: number,
+    src: Uint8Array,
+    start: number,
+    n: number,
+  ): void {
+    fillReserved(this.s, h, off, src, start, n);
+  }
+
+  commitReserved(
+    mode: Mode,
+    h: Handle,
+    cas: number,
+    r?: StoreResult,
+  ): Status {
+    return commitReserved(this.s, mode, h, cas, r);
+  }
+
+  dropReserved(h: Handle): void {
+    dropReserved(this.s, h);
   }
 
   unhold(h: Handle): void {

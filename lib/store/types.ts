@@ -309,6 +309,38 @@ export interface Store {
     r?: StoreResult,
   ): Status;
 
+  /**
+   * Allocates, inside the memory limit, an item for a value still arriving
+   * (a set, add, replace or cas whose data block is on its way): header and
+   * key written, invisible until {@link commitReserved}. Returns its handle,
+   * or -1 when no memory can be had. The caller checked {@link fits}.
+   */
+  reserve(
+    key: Uint8Array,
+    kStart: number,
+    kLen: number,
+    flags: number,
+    exp: number,
+    vLen: number,
+  ): Handle;
+  /** Copies `n` bytes of `src` to offset `off` of reservation `h`'s value. */
+  fillReserved(
+    h: Handle,
+    off: number,
+    src: Uint8Array,
+    start: number,
+    n: number,
+  ): void;
+  /**
+   * Stores the completed reservation `h` under `mode`, checked now (add:
+   * absent, replace: present, cas: `cas` matches). On {@link Status.Stored}
+   * it is the item (handle and cas in `r`); otherwise it stays reserved
+   * (its key still readable) until {@link dropReserved}.
+   */
+  commitReserved(mode: Mode, h: Handle, cas: number, r?: StoreResult): Status;
+  /** Gives up reservation `h`: its chunk is free again. */
+  dropReserved(h: Handle): void;
+
   /** Invalidates every item stored at or before unix time `at` once `at` has come. */
   flushAll(at: number): void;
   /**
