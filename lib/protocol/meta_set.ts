@@ -9,7 +9,8 @@
 
 import { Bits, Mode, Status } from "../store/types.ts";
 import { putByte, putBytes, putCrlf, putUint } from "./outbuf.ts";
-import { KEY_MAX, NEED_MORE, type Session } from "./types.ts";
+import { KEY_MAX, NEED_MORE, type Session, type Sink } from "./types.ts";
+import { SINK_MIN, startSink } from "./sink.ts";
 import { parseInt32, type Tokens } from "./tokens.ts";
 import {
   KEY_BINARY,
@@ -94,7 +95,33 @@ export function metaSet(
     return fail(s, ME.TOO_LARGE, total);
   }
   if (end - ds < total) {
-    if (s.input(ds + total - s.lineStart)) return NEED_MORE;
+    if (vlen >= SINK_MIN && mode !== Mode.Append && mode !== Mode.Prepend) {
+      // Large and still arriving: into its reserved item as it comes. The
+      // reply's flags are read from a copy of the line (it will be gone).
+      const saved: SavedSet = {
+        flags: n > 3 ? buf.slice(t.start[3], t.end[n - 1]) : EMPTY,
+        keyBinary: mf.keyBinary,
+        noReply: mf.noReply,
+        setStale: mf.setStale,
+        reqCas: mf.reqCas,
+      };
+      const done = (s: Session, k: Sink) => sinkDone(s, k, saved);
+      if (
+        startSink(
+          s,
+          key,
+          ks,
+          kl,
+          mf.clientFlags,
+          mf.exptime,
+          vlen,
+          2,
+          mode,
+          0,
+          done,
+        )
+      ) return 0;
+    } else if (s.input(ds + total - s.lineStart)) return NEED_MORE;
     // No memory to buffer the block: memcached's failed item_alloc.
     c.store_no_memory++;
     store.remove(key, ks, kl); // as on too large: in every mode
@@ -213,6 +240,93 @@ function storeItem(
       putBytes(s.out, ME.OOM_STORE);
       return -1;
   }
+}
+
+/** What a reserved `ms` needs of its line once the block is in. */
+interface SavedSet {
+  /** The line's flag tokens (from the third token on), space-separated. */
+  flags: Uint8Array;
+  keyBinary: boolean;
+  noReply: boolean;
+  setStale: boolean;
+  reqCas: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A large `ms` block went into its reservation: as {@link metaSet} ends. */
+function sinkDone(s: Session, k: Sink, v: SavedSet): void {
+  const store = s.ctx.store;
+  const c = s.ctx.counters;
+  const o = s.out;
+  c.cmd_set++;
+  const h = k.handle;
+  if (k.bad) {
+    store.dropReserved(h);
+    putBytes(o, ME.BAD_CHUNK);
+    return;
+  }
+  const key = store.keyBytes(h);
+  const ks = store.keyStart(h);
+  const kl = store.keyLen(h);
+  let code = HD;
+  let mode = k.mode;
+  let extraBits = 0;
+  if (mode === Mode.Cas) {
+    // As storeItem: the cas checks (and I's stale win), then a set.
+    const old = store.peek(key, ks, kl);
+    if (old < 0) {
+      c.cas_misses++;
+      code = NF;
+    } else {
+      const oc = store.casOf(old);
+      if (v.reqCas === oc) {
+        c.cas_hits++;
+      } else if (v.setStale && v.reqCas !== 0 && v.reqCas < oc) {
+        c.cas_hits++;
+        store.setExp(h, store.expOf(old));
+        extraBits = Bits.Stale | (store.bitsOf(old) & Bits.WinSent);
+      } else {
+        c.cas_badval++;
+        code = EX;
+      }
+    }
+    mode = Mode.Set;
+  }
+  if (code === HD) {
+    const st = store.commitReserved(mode, h, 0, s.res);
+    if (st === Status.Stored) {
+      if (v.keyBinary) extraBits |= KEY_BINARY;
+      if (extraBits !== 0) store.setBits(h, store.bitsOf(h) | extraBits);
+    } else code = st === Status.Exists ? EX : st === Status.NotFound ? NF : NS;
+  }
+  const cas = code === HD ? s.res.cas : 0;
+  const mark = o.len;
+  putByte(o, code >> 8);
+  putByte(o, code & 0xff);
+  const f = v.flags;
+  for (let i = 0; i < f.length; i++) {
+    if (i > 0 && f[i - 1] !== 32) continue; // the first byte of each token
+    if (f[i] === 32) continue;
+    let e = i;
+    while (e < f.length && f[e] !== 32) e++;
+    switch (f[i]) {
+      case 79: // O
+        putOpaque(o, f, i, e);
+        break;
+      case 107: // k
+        putKey(o, key, ks, kl, v.keyBinary);
+        break;
+      case 99: // c
+        putFlag(o, 99);
+        putUint(o, cas);
+        break;
+    }
+  }
+  putCrlf(o);
+  // The key was read above: only now may the chunk go back.
+  if (code !== HD) store.dropReserved(h);
+  if (code === HD && v.noReply) o.len = mark;
 }
 
 /** Sends an error line; swallows `swallow` data bytes; returns 0. */

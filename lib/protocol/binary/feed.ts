@@ -12,6 +12,7 @@
  * @module
  */
 
+import { drainSink } from "../sink.ts";
 import { KEY_MAX, NEED_MORE, type Session } from "../types.ts";
 import { BIN_REQ, HEADER, LOUD, Op, St } from "./constants.ts";
 import { error } from "./encode.ts";
@@ -36,6 +37,10 @@ export function feedBinary(
   const t0 = lat === null ? 0 : beginBatch(lat);
   while (p < end && !s.close) {
     if (s.out.len + s.out.refBytes > maxOut) break;
+    if (s.sink !== null) {
+      p += drainSink(s, buf, p, end);
+      continue;
+    }
     if (s.swallow > 0) {
       const n = Math.min(s.swallow, end - p);
       s.swallow -= n;

@@ -11,7 +11,8 @@
 import { Mode, Status } from "../../store/types.ts";
 import { countStore } from "../counters.ts";
 import { absoluteExpiry } from "../exptime.ts";
-import { NEED_MORE, type Session } from "../types.ts";
+import { NEED_MORE, type Session, type Sink } from "../types.ts";
+import { SINK_MIN, startSink } from "../sink.ts";
 import { OOM, Op, St } from "./constants.ts";
 import { error, header, putU64, success } from "./encode.ts";
 import { type BinRequest, u32, u64 } from "./request.ts";
@@ -46,7 +47,27 @@ export function update(
     return 0;
   }
   if (end - r.vs < vlen) {
-    if (s.input(r.vs + vlen - s.lineStart)) return NEED_MORE;
+    if (vlen >= SINK_MIN && !append) {
+      // Large and still arriving: into its reserved item as it comes.
+      const mode = r.cas !== 0
+        ? Mode.Cas
+        : cmd === Op.Set
+        ? Mode.Set
+        : cmd === Op.Add
+        ? Mode.Add
+        : Mode.Replace;
+      const exp = absoluteExpiry(
+        u32(buf, r.es + 4),
+        ctx.clock.now(),
+        ctx.started,
+      );
+      // The framer's request record is shared: the reply needs its own.
+      const saved: BinRequest = { ...r };
+      const done = (s: Session, k: Sink) => sinkDone(s, k, saved);
+      if (startSink(s, buf, ks, kl, flags, exp, vlen, 0, mode, r.cas, done)) {
+        return 0;
+      }
+    } else if (s.input(r.vs + vlen - s.lineStart)) return NEED_MORE;
     // No memory to buffer the value: memcached's failed item_alloc.
     c.store_no_memory++;
     if (cmd === Op.Set) store.remove(buf, ks, kl);
@@ -85,9 +106,38 @@ export function update(
     res,
   );
   countStore(c, store, st, mode === Mode.Cas, res.handle, buf, ks, kl);
+  updateReply(s, r, st, res.cas);
+  return vlen;
+}
+
+/** A large value went into its reservation: as {@link update} ends. */
+function sinkDone(s: Session, k: Sink, r: BinRequest): void {
+  const store = s.ctx.store;
+  const c = s.ctx.counters;
+  c.cmd_set++;
+  const res = s.res;
+  const st = store.commitReserved(k.mode, k.handle, k.cas, res);
+  const h = st === Status.Stored ? res.handle : k.handle;
+  countStore(
+    c,
+    store,
+    st,
+    k.mode === Mode.Cas,
+    h,
+    store.keyBytes(h),
+    store.keyStart(h),
+    store.keyLen(h),
+  );
+  if (st !== Status.Stored) store.dropReserved(k.handle);
+  updateReply(s, r, st, res.cas);
+}
+
+/** The response to a Set/Add/Replace/Append/Prepend's store status. */
+function updateReply(s: Session, r: BinRequest, st: Status, cas: number): void {
+  const cmd = r.cmd;
   switch (st) {
     case Status.Stored:
-      success(s, r, res.cas);
+      success(s, r, cas);
       break;
     case Status.Exists:
       error(s, r, St.KeyEexists);
@@ -109,7 +159,6 @@ export function update(
           : St.NotStored,
       );
   }
-  return vlen;
 }
 
 /** Delete (with an optional cas guard). */
