@@ -85,6 +85,20 @@ export function sweepTask(store: Store, total: number): () => boolean {
 }
 
 /**
+ * A task that gives back pages while the store holds more than its limit:
+ * a size class with no page gets its first one past `-m` (as memcached's
+ * do_slabs_newslab allows, so a set never waits on a page move), and this
+ * drains and releases a page of another class afterwards, in slices, so
+ * the store settles back to `-m` rather than `-m` plus a page per class
+ * (issue #14: 70 pages at `-m 64` after a size shift). A no-op when under.
+ */
+export function fitTask(store: Store): () => boolean {
+  return () =>
+    store.stats.totalMalloced > store.limitBytes &&
+    store.shrink(SHRINK_CHUNKS);
+}
+
+/**
  * One full pass of the expiry sweep, as memcached's LRU crawler does in its
  * own thread: the reply goes out at once, the pass runs in slices.
  */

@@ -23,7 +23,7 @@ import type { Context } from "../protocol/context.ts";
 import type { Credential } from "../authfile.ts";
 import { createContext } from "./context.ts";
 import { createCore } from "./core.ts";
-import { sweepTask } from "../protocol/admin.ts";
+import { fitTask, sweepTask } from "../protocol/admin.ts";
 import {
   closeQuietly,
   type PortableListener,
@@ -340,6 +340,7 @@ export async function startCluster(
     timer = setInterval(() => {
       ctx.tick();
       ctx.background!(sweepTask(ctx.store, SWEEP_BUDGET));
+      ctx.background!(fitTask(ctx.store));
       core.everySecond();
       ctx.store.release();
       publishCounters(counters);

@@ -13,7 +13,7 @@ import type { Config } from "../config.ts";
 import type { Context } from "../protocol/context.ts";
 import { listenTls } from "../tls.ts";
 import { createCore, drainCore } from "./core.ts";
-import { sweepTask } from "../protocol/admin.ts";
+import { fitTask, sweepTask } from "../protocol/admin.ts";
 import {
   closeQuietly,
   type PortableListener,
@@ -222,6 +222,7 @@ export function startServer(config: Config, hooks: ServerHooks = {}): Server {
   const timer = setInterval(() => {
     ctx.tick();
     ctx.background!(sweepTask(ctx.store, SWEEP_BUDGET));
+    ctx.background!(fitTask(ctx.store));
     core.everySecond();
   }, 1000);
 

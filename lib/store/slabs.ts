@@ -217,9 +217,16 @@ export class PagePool {
     this.carved[p] = 0;
   }
 
-  /** Frees page `p`; a private page's memory goes back to the garbage collector. */
+  /**
+   * Frees page `p`. A private page's memory goes back at once: its buffer
+   * is detached (`transfer(0)`), which frees the bytes now, where dropping
+   * the last reference would leave them until a major GC, and those are
+   * rare while the heap is steady (issue #14: pages given back by
+   * `cache_memlimit` or the fit to `-m` stayed resident).
+   */
   release(p: number): void {
     if (this.sab === null) {
+      (this.u8[p].buffer as ArrayBuffer).transfer(0);
       this.u32[p] = this.u32[0];
       this.u8[p] = this.u8[0];
     }
