@@ -12,6 +12,10 @@ import assert from "node:assert/strict";
 import { ask, freePort, settle, skip } from "./_helpers.ts";
 import { MAIN, ROOT, spawnMain } from "./_proc.ts";
 import { haveProc, rssMb } from "./_robust_helpers.ts";
+import { unsupportedReason } from "../lib/server/ffi/libc.ts";
+
+/** Idle clients in the per-connection test. */
+const IDLE_CONNS = 300;
 
 /** Twice today's ~30 MB, well below `-m 64` allocated eagerly. */
 const BOUND_MB = 60;
@@ -56,6 +60,48 @@ Deno.test("idle RSS stays under a generous bound, before and after stats", async
     const after = rssMb(p.child.pid);
     assert.ok(after < BOUND_MB, `RSS after stats ${after.toFixed(1)} MB`);
   } finally {
+    await p.stop();
+  }
+});
+
+Deno.test("idle connections hold no buffers (epoll): under a generous bound each", async () => {
+  if (!haveProc()) return void skip("no /proc to read RSS from");
+  const why = unsupportedReason();
+  if (why !== null) return void skip(`epoll ${why}`);
+  const port = freePort();
+  const p = await spawnMain(await startFlags(), [
+    "-t",
+    "1",
+    "-p",
+    String(port),
+    "-l",
+    "127.0.0.1",
+    "--io=epoll",
+  ], port);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    await settle(1000);
+    const before = rssMb(p.child.pid);
+    const get = new TextEncoder().encode("get nothing\r\n");
+    const buf = new Uint8Array(64);
+    for (let i = 0; i < IDLE_CONNS; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.push(c);
+      await c.write(get);
+      let got = "";
+      while (!got.endsWith("END\r\n")) {
+        const n = await c.read(buf);
+        if (n === null) throw new Error("closed");
+        got += new TextDecoder().decode(buf.subarray(0, n));
+      }
+    }
+    await settle(500);
+    const each = (rssMb(p.child.pid) - before) * 1024 / IDLE_CONNS;
+    // ~7 KiB each now; 38 KiB when each kept its 16 KiB input and reply
+    // buffers (memcached: under 1 KiB).
+    assert.ok(each < 20, `${each.toFixed(1)} KiB per idle connection`);
+  } finally {
+    for (const c of conns) c.close();
     await p.stop();
   }
 });

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import {
   createOutBuf,
+  idleOut,
+  OUT_BASE,
   putRange,
   reserve,
   shrink,
@@ -66,4 +68,22 @@ Deno.test("a buffer outgrown mid-batch is never handed to another reply", () => 
   c.len = 0;
   shrink(c);
   assert.ok(c.buf.length <= 64 * 1024);
+});
+
+Deno.test("an idle connection's reply buffer goes to the pool and comes back", () => {
+  const a = createOutBuf(0);
+  assert.equal(a.buf.length, 0, "no buffer until the first reply");
+  putRange(a, big, 0, 10);
+  const own = a.buf;
+  assert.equal(own.length, OUT_BASE);
+  a.len = 0; // sent
+  idleOut(a);
+  assert.equal(a.buf.length, 0, "idle: holds none");
+  const b = createOutBuf(0);
+  putRange(b, big, 0, 10);
+  assert.equal(b.buf, own, "the next reply reuses it");
+  assert.deepEqual(b.buf.subarray(0, 10), big.subarray(0, 10));
+  // A buffer with bytes still pending stays where it is.
+  idleOut(b);
+  assert.equal(b.buf, own);
 });

@@ -46,8 +46,11 @@ export interface Holder {
   unhold(h: number): void;
 }
 
-/** Creates an empty buffer with `capacity` bytes reserved. */
-export function createOutBuf(capacity = 16 * 1024): OutBuf {
+/**
+ * Creates an empty buffer with `capacity` bytes reserved; with 0 the first
+ * reply takes an {@link OUT_BASE} buffer from the pool.
+ */
+export function createOutBuf(capacity = OUT_BASE): OutBuf {
   return {
     buf: new Uint8Array(capacity),
     len: 0,
@@ -137,11 +140,21 @@ const SPARE_MAX = 4 * 1024 * 1024;
  */
 let spare: Uint8Array | null = null;
 
+/** A connection's own reply buffer: taken when a reply starts, see {@link idleOut}. */
+export const OUT_BASE = 16 * 1024;
+/** Own buffers kept for reuse (per event loop, like the spare). */
+const POOL_MAX = 64;
+const pool: Uint8Array[] = [];
+
 /** Makes room for `n` more bytes. */
 export function reserve(o: OutBuf, n: number): void {
   const need = o.len + n;
   if (need <= o.buf.length) return;
-  let cap = o.buf.length * 2;
+  if (o.buf.length === 0 && need <= OUT_BASE) {
+    o.buf = pool.pop() ?? new Uint8Array(OUT_BASE);
+    return;
+  }
+  let cap = Math.max(o.buf.length * 2, OUT_BASE);
   while (cap < need) cap *= 2;
   let nb: Uint8Array;
   if (cap > KEEP && spare !== null && spare.length >= need) {
@@ -171,6 +184,19 @@ export function shrink(o: OutBuf): void {
   ) spare = o.buf;
   o.buf = o.home ?? new Uint8Array(KEEP);
   o.home = null;
+}
+
+/**
+ * After a batch is out: the connection's own buffer goes to a pool until
+ * its next reply, so an idle connection holds none (a thousand idle
+ * clients held 16 MiB of empty reply buffers; issue #14). Call only when
+ * nothing in the buffer is pending or being written.
+ */
+export function idleOut(o: OutBuf): void {
+  shrink(o);
+  if (o.len !== 0 || o.nrefs !== 0 || o.buf.length !== OUT_BASE) return;
+  if (pool.length < POOL_MAX) pool.push(o.buf);
+  o.buf = EMPTY;
 }
 
 /** Appends `src[start, end)`. */

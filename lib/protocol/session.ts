@@ -45,7 +45,7 @@ export function createSession(
 ): Session {
   return {
     ctx,
-    out: createOutBuf(),
+    out: createOutBuf(0), // its buffer comes with its first reply
     t: createTokens(),
     proto: bind === "ascii"
       ? Proto.Text

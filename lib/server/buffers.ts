@@ -33,15 +33,17 @@ import type { Context } from "../protocol/context.ts";
 import { STAGE_SLICE } from "./sendout.ts";
 import {
   clearRefs,
+  idleOut,
+  OUT_BASE,
   type OutBuf,
   pendingBytes,
-  shrink,
 } from "../protocol/outbuf.ts";
 
 /** Bytes of input buffer every connection has, outside the budget. */
 export const INITIAL = 16 * 1024;
-/** Reply buffer every connection starts with (createOutBuf), outside the budget. */
-const OUT_BASE = 16 * 1024;
+/** Input buffers kept for reuse (per event loop: each is its own isolate). */
+const POOL_MAX = 64;
+const inPool: Uint8Array[] = [];
 /** Input buffers larger than this are released when they empty. */
 const KEEP = 256 * 1024;
 /** Smallest bound on pending replies, however short the budget. */
@@ -53,7 +55,13 @@ const HOLD_MIN = 64 * 1024;
 /** Seconds the budget may stay spent before the worst offender is closed. */
 export const STUCK_SECONDS = 5;
 
-const EMPTY = new Uint8Array(0);
+/** The input buffer of a connection that holds none (it takes one to read). */
+export const EMPTY = new Uint8Array(0);
+
+/** Gives an idle connection's own input buffer to the pool. */
+function poolIn(b: Uint8Array): void {
+  if (b.length === INITIAL && inPool.length < POOL_MAX) inPool.push(b);
+}
 
 /** What the buffers need of a connection (the core's Conn). */
 export interface Buffered {
@@ -173,7 +181,10 @@ export function createBuffers<C extends Buffered>(
       return Math.min(cfg.maxOutputBytes, Math.max(OUT_FLOOR, left));
     },
     room(c) {
-      if (c.inBuf.length === 0) c.inBuf = new Uint8Array(INITIAL); // parked
+      // Idle or parked: one from the pool.
+      if (c.inBuf.length === 0) {
+        c.inBuf = inPool.pop() ?? new Uint8Array(INITIAL);
+      }
       if (c.want > c.inBuf.length) {
         // A data block was granted its room: size the buffer to it once.
         const nb = new Uint8Array(c.want);
@@ -220,7 +231,7 @@ export function createBuffers<C extends Buffered>(
       const n = pendingBytes(o);
       o.len = 0;
       clearRefs(o);
-      shrink(o);
+      idleOut(o);
       if (c.stage !== null) {
         budget.give(c.info.id, Kind.Response, c.stage.length);
         c.stage = null;
@@ -231,7 +242,12 @@ export function createBuffers<C extends Buffered>(
     },
     idleInput(c) {
       c.want = 0;
-      if (c.inBuf.length > KEEP) c.inBuf = new Uint8Array(INITIAL);
+      // All consumed: an idle connection holds no input buffer (epoll takes
+      // one again when the socket is readable; portable at its next read).
+      if (c.inBuf.length === INITIAL || c.inBuf.length > KEEP) {
+        poolIn(c.inBuf);
+        c.inBuf = EMPTY;
+      }
       const keep = Math.max(0, c.inBuf.length - INITIAL);
       if (c.inCharged > keep) {
         budget.give(c.info.id, Kind.ReadBuf, c.inCharged - keep);
@@ -243,6 +259,7 @@ export function createBuffers<C extends Buffered>(
       if (c.start !== c.end || c.inBuf.length === 0) return;
       c.start = c.end = 0;
       c.want = 0;
+      poolIn(c.inBuf);
       c.inBuf = EMPTY;
       if (c.inCharged > 0) {
         budget.give(c.info.id, Kind.ReadBuf, c.inCharged);

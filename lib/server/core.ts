@@ -35,7 +35,7 @@ import {
   feed,
   type Session,
 } from "../protocol/session.ts";
-import { type Buffers, createBuffers, INITIAL } from "./buffers.ts";
+import { type Buffers, createBuffers, EMPTY as NO_INPUT } from "./buffers.ts";
 import { advance, type SendEnv, sendPieces } from "./sendout.ts";
 import { CTL, publishCounters } from "../protocol/shared_counters.ts";
 import { publishConns } from "../protocol/conn_table.ts";
@@ -104,7 +104,7 @@ export interface Conn {
   dead: boolean;
   /** Unix seconds (server clock) of the last bytes received. */
   lastActive: number;
-  /** Input bytes beyond {@link INITIAL} drawn from the budget (≥ what inBuf uses). */
+  /** Input bytes beyond the first 16 KiB (`INITIAL`, buffers.ts) drawn from the budget (≥ what inBuf uses). */
   inCharged: number;
   /** Input capacity a data block still arriving was granted (0 = none). */
   want: number;
@@ -323,7 +323,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         info: { id, addr, listenAddr, state: "conn_waiting", lastCmd: now },
         session: createSession(ctx, id, proto),
         transport,
-        inBuf: new Uint8Array(INITIAL),
+        inBuf: NO_INPUT, // taken from a pool to read (buffers.ts)
         start: 0,
         end: 0,
         blocked: false,
