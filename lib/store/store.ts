@@ -82,6 +82,9 @@ const {
 } = chunk;
 
 /** The {@link Store} over a {@link StoreState}; methods delegate to the modules. */
+/** Chunks one batch's end may empty while the store is over its limit. */
+const FIT_CHUNKS = 64;
+
 export class SlabStore implements Store {
   readonly clock: Clock;
   readonly maxItemSize: number;
@@ -391,8 +394,14 @@ export class SlabStore implements Store {
   }
 
   release(): void {
-    releaseKey(this.s);
-    if (this.s.lateFrees.length !== 0) freeLate(this.s);
+    const s = this.s;
+    releaseKey(s);
+    if (s.lateFrees.length !== 0) freeLate(s);
+    // Over -m (a class's first page): one slice of the fit back at each
+    // batch's end, where no handle is in use but held ones, so the page of
+    // a class that is filling up is paid for within a few batches, not
+    // seconds later. A shared store leaves it to the main loop's timer.
+    if (!s.shared && s.totalMalloced > s.limitBytes) shrink(s, FIT_CHUNKS);
   }
 
   hold(h: Handle): boolean {

@@ -395,7 +395,8 @@ export interface Store {
    * Ends a batch of commands: lets go of the key lock a shared store (`-t N`)
    * holds for this loop since the last key lookup, so handles returned
    * before this call must not be used after it. Call it before yielding to
-   * the event loop. A store of one loop holds no lock (a no-op).
+   * the event loop. A store of one loop holds no lock; over its limit it
+   * gives back a slice of pages here instead.
    */
   release(): void;
   /**
