@@ -81,12 +81,34 @@ export function drainSink(
     k.tail++;
     p++;
   }
-  if (k.got === k.vlen && k.tail === k.tailLen) {
-    s.sink = null;
-    s.charge(-k.vlen);
-    k.done(s, k);
-  }
+  finishIfDone(s, k);
   return p - from;
+}
+
+/** Value and trailer are in: the sink ends and the command completes. */
+function finishIfDone(s: Session, k: Sink): void {
+  if (k.got !== k.vlen || k.tail !== k.tailLen) return;
+  s.sink = null;
+  s.charge(-k.vlen);
+  k.done(s, k);
+}
+
+/**
+ * Where the next read may go straight (no copy): the rest of the value in
+ * its reserved item; null when none is left to read or the store's pages
+ * are shared between loops (those stay behind the copy in drainSink).
+ */
+export function sinkRoom(s: Session): Uint8Array | null {
+  const k = s.sink;
+  if (k === null || k.got === k.vlen || s.ctx.store.shared) return null;
+  return s.ctx.store.reservedRoom(k.handle, k.got, k.vlen - k.got);
+}
+
+/** `n` bytes were read into {@link sinkRoom}'s region. */
+export function sinkTook(s: Session, n: number): void {
+  const k = s.sink!;
+  k.got += n;
+  finishIfDone(s, k); // binary: no trailer to wait for
 }
 
 /** The connection is gone mid-block: the reservation goes back. */

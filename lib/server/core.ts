@@ -28,7 +28,7 @@
 
 import type { ConnInfo, Context } from "../protocol/context.ts";
 import { clearRefs, pendingBytes } from "../protocol/outbuf.ts";
-import { endSink } from "../protocol/sink.ts";
+import { endSink, sinkRoom, sinkTook } from "../protocol/sink.ts";
 import {
   awaitsLine,
   createSession,
@@ -123,6 +123,8 @@ export interface Conn {
    * a command line (0 = unknown): a trickled line is scanned once, not per byte.
    */
   clean: number;
+  /** The last {@link Core.room} was a reserved item's value, not `inBuf`. */
+  direct: boolean;
 }
 
 /** Server-level reactions to connection events. */
@@ -163,8 +165,12 @@ export interface Core {
   listening(name: string, proto?: ListenProto): number;
   /** Removes a listener shown by {@link listening}. */
   unlisten(id: number): void;
-  /** The buffer region a transport should read into next. */
-  room(c: Conn): Uint8Array;
+  /**
+   * The buffer region a transport should read into next. A transport whose
+   * reads complete before it returns (epoll) passes `direct`: the rest of a
+   * large value then goes straight into its reserved item (`sink.ts`).
+   */
+  room(c: Conn, direct?: boolean): Uint8Array;
   /** `n` bytes were read into {@link room}: parse and reply. */
   received(c: Conn, n: number): void;
   /** A send that returned false has completed: continue. */
@@ -339,6 +345,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         inflight: 0,
         stage: null,
         clean: 0,
+        direct: false,
       };
       // Large values go from the pages, held (store holds.ts) in every
       // loop, so many readers of one value share its bytes.
@@ -358,9 +365,28 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (config.single && served === 1) events.stopAccepting();
       return c;
     },
-    room: (c) => mem.room(c),
+    room(c, direct = false) {
+      // Nothing buffered and a large value arriving: read into its item.
+      if (direct && c.start === c.end && c.session.sink !== null) {
+        const r = sinkRoom(c.session);
+        if (r !== null) {
+          c.direct = true;
+          return r;
+        }
+      }
+      return mem.room(c);
+    },
     received(c, n) {
       if (c.dead) return;
+      if (c.direct) {
+        c.direct = false;
+        ctx.tick();
+        counters.bytes_read += n;
+        c.lastActive = clock.now();
+        sinkTook(c.session, n);
+        process(c); // sends the reply if that completed the value
+        return;
+      }
       ctx.tick();
       const from = c.start + c.clean;
       c.end += n;

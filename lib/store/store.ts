@@ -419,6 +419,11 @@ export class SlabStore implements Store {
     return reserveItem(this.s, key, kStart, kLen, flags, exp, vLen);
   }
 
+  reservedRoom(h: Handle, off: number, n: number): Uint8Array {
+    const at = this.valueStart(h) + off;
+    return this.pool.u8[h >>> this.cb].subarray(at, at + n);
+  }
+
   fillReserved(
     h: Handle,
     off: number,

@@ -323,6 +323,11 @@ export interface Store {
     exp: number,
     vLen: number,
   ): Handle;
+  /**
+   * The bytes `[off, off + n)` of reservation `h`'s value, as a view to read
+   * into (a private store's page; not for shared pages).
+   */
+  reservedRoom(h: Handle, off: number, n: number): Uint8Array;
   /** Copies `n` bytes of `src` to offset `off` of reservation `h`'s value. */
   fillReserved(
     h: Handle,

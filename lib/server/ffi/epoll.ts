@@ -251,7 +251,7 @@ export function serveEpoll(
 
   function onReadable(k: Sock, flags: number): void {
     const c = k.conn!;
-    const room = core.room(c);
+    const room = core.room(c, true); // recv completes here: direct is safe
     if (room.length === 0) {
       // Reads stopped (budget spent): only a dead peer is acted on.
       if (flags & (C.EPOLLERR | C.EPOLLHUP)) core.gone(c);
