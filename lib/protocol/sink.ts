@@ -95,12 +95,12 @@ function finishIfDone(s: Session, k: Sink): void {
 
 /**
  * Where the next read may go straight (no copy): the rest of the value in
- * its reserved item; null when none is left to read or the store's pages
- * are shared between loops (those stay behind the copy in drainSink).
+ * its reserved item (shared pages too: the chunk is this connection's alone
+ * until committed); null when none is left to read.
  */
 export function sinkRoom(s: Session): Uint8Array | null {
   const k = s.sink;
-  if (k === null || k.got === k.vlen || s.ctx.store.shared) return null;
+  if (k === null || k.got === k.vlen) return null;
   return s.ctx.store.reservedRoom(k.handle, k.got, k.vlen - k.got);
 }
 

@@ -325,7 +325,7 @@ export interface Store {
   ): Handle;
   /**
    * The bytes `[off, off + n)` of reservation `h`'s value, as a view to read
-   * into (a private store's page; not for shared pages).
+   * into while the reservation lasts.
    */
   reservedRoom(h: Handle, off: number, n: number): Uint8Array;
   /** Copies `n` bytes of `src` to offset `off` of reservation `h`'s value. */
