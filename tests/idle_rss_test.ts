@@ -33,20 +33,20 @@ async function startFlags(): Promise<string[]> {
   return words.slice(2, words.indexOf("main.ts"));
 }
 
+/**
+ * The server as the `start` task runs it, with one loop: the default -t
+ * follows the machine's CPUs (each further loop is a Worker of ~13 MiB),
+ * and these bounds are for the server itself.
+ */
+async function startOneLoop(port: number, ...extra: string[]) {
+  const where = ["-t", "1", "-p", String(port), "-l", "127.0.0.1"];
+  return await spawnMain(await startFlags(), [...where, ...extra], port);
+}
+
 Deno.test("idle RSS stays under a generous bound, before and after stats", async () => {
   if (!haveProc()) return void skip("no /proc to read RSS from");
   const port = freePort();
-  // One loop: the default -t follows the machine's CPUs (each further loop
-  // is a Worker of ~16 MB), and this bound is for the server itself.
-  const p = await spawnMain(await startFlags(), [
-    "-t",
-    "1",
-    "-p",
-    String(port),
-    "-l",
-    "127.0.0.1",
-    "-vv",
-  ], port);
+  const p = await startOneLoop(port, "-vv");
   try {
     await settle(2000);
     // Once serving, it handed back the binary's startup pages (-vv says so).
@@ -69,15 +69,7 @@ Deno.test("idle connections hold no buffers (epoll): under a generous bound each
   const why = unsupportedReason();
   if (why !== null) return void skip(`epoll ${why}`);
   const port = freePort();
-  const p = await spawnMain(await startFlags(), [
-    "-t",
-    "1",
-    "-p",
-    String(port),
-    "-l",
-    "127.0.0.1",
-    "--io=epoll",
-  ], port);
+  const p = await startOneLoop(port, "--io=epoll");
   const conns: Deno.TcpConn[] = [];
   try {
     await settle(1000);

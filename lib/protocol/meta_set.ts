@@ -8,7 +8,7 @@
  */
 
 import { Bits, Mode, Status } from "../store/types.ts";
-import { putByte, putBytes, putCrlf, putUint } from "./outbuf.ts";
+import { type OutBuf, putByte, putBytes, putCrlf, putUint } from "./outbuf.ts";
 import { KEY_MAX, NEED_MORE, type Session, type Sink } from "./types.ts";
 import { SINK_MIN, startSink } from "./sink.ts";
 import { parseInt32, type Tokens } from "./tokens.ts";
@@ -136,16 +136,41 @@ export function metaSet(
   if (code < 0) return total;
   const cas = code === HD ? s.res.cas : 0;
   const mark = o.len;
+  const flags = n > 3 ? t.start[3] : 0;
+  const to = n > 3 ? t.end[n - 1] : 0;
+  putStatus(o, code, buf, flags, to, key, ks, kl, mf.keyBinary, cas);
+  if (code === HD && mf.noReply) o.len = mark;
+  return total;
+}
+
+/**
+ * The reply line: the status code, then the `O`, `k` and `c` flags among
+ * the space-separated flag tokens in `f[from, to)`, in request order.
+ */
+function putStatus(
+  o: OutBuf,
+  code: number,
+  f: Uint8Array,
+  from: number,
+  to: number,
+  key: Uint8Array,
+  ks: number,
+  kl: number,
+  keyBinary: boolean,
+  cas: number,
+): void {
   putByte(o, code >> 8);
   putByte(o, code & 0xff);
-  for (let i = 3; i < n; i++) {
-    const ts = t.start[i];
-    switch (buf[ts]) {
+  for (let i = from; i < to; i++) {
+    if (f[i] === 32 || (i > from && f[i - 1] !== 32)) continue; // token starts only
+    let e = i;
+    while (e < to && f[e] !== 32) e++;
+    switch (f[i]) {
       case 79: // O
-        putOpaque(o, buf, ts, t.end[i]);
+        putOpaque(o, f, i, e);
         break;
       case 107: // k
-        putKey(o, key, ks, kl, mf.keyBinary);
+        putKey(o, key, ks, kl, keyBinary);
         break;
       case 99: // c
         putFlag(o, 99);
@@ -154,8 +179,6 @@ export function metaSet(
     }
   }
   putCrlf(o);
-  if (code === HD && mf.noReply) o.len = mark;
-  return total;
 }
 
 /**
@@ -302,28 +325,7 @@ function sinkDone(s: Session, k: Sink, v: SavedSet): void {
   }
   const cas = code === HD ? s.res.cas : 0;
   const mark = o.len;
-  putByte(o, code >> 8);
-  putByte(o, code & 0xff);
-  const f = v.flags;
-  for (let i = 0; i < f.length; i++) {
-    if (i > 0 && f[i - 1] !== 32) continue; // the first byte of each token
-    if (f[i] === 32) continue;
-    let e = i;
-    while (e < f.length && f[e] !== 32) e++;
-    switch (f[i]) {
-      case 79: // O
-        putOpaque(o, f, i, e);
-        break;
-      case 107: // k
-        putKey(o, key, ks, kl, v.keyBinary);
-        break;
-      case 99: // c
-        putFlag(o, 99);
-        putUint(o, cas);
-        break;
-    }
-  }
-  putCrlf(o);
+  putStatus(o, code, v.flags, 0, v.flags.length, key, ks, kl, v.keyBinary, cas);
   // The key was read above: only now may the chunk go back.
   if (code !== HD) store.dropReserved(h);
   if (code === HD && v.noReply) o.len = mark;

@@ -13,7 +13,8 @@
  * @module
  */
 
-import type { Mode } from "../store/types.ts";
+import { Mode, Status } from "../store/types.ts";
+import { countStore } from "./counters.ts";
 import type { Session, Sink } from "./types.ts";
 
 /** Values at least this long whose block is still arriving are reserved. */
@@ -109,6 +110,31 @@ export function sinkTook(s: Session, n: number): void {
   const k = s.sink!;
   k.got += n;
   finishIfDone(s, k); // binary: no trailer to wait for
+}
+
+/**
+ * Commits a completed text or binary block under its mode and counts it as
+ * the buffered path does (`countStore`, with the key read from the item);
+ * a reservation that was not stored goes back. The handle and cas are in
+ * `s.res` on {@link Status.Stored}.
+ */
+export function commitSink(s: Session, k: Sink): Status {
+  const store = s.ctx.store;
+  const res = s.res;
+  const st = store.commitReserved(k.mode, k.handle, k.cas, res);
+  const h = st === Status.Stored ? res.handle : k.handle;
+  countStore(
+    s.ctx.counters,
+    store,
+    st,
+    k.mode === Mode.Cas,
+    h,
+    store.keyBytes(h),
+    store.keyStart(h),
+    store.keyLen(h),
+  );
+  if (st !== Status.Stored) store.dropReserved(k.handle);
+  return st;
 }
 
 /** The connection is gone mid-block: the reservation goes back. */

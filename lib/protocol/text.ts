@@ -21,7 +21,7 @@ import {
 } from "./outbuf.ts";
 import { R, reply } from "./reply.ts";
 import { KEY_MAX, NEED_MORE, PAUSE, type Session, type Sink } from "./types.ts";
-import { SINK_MIN, startSink } from "./sink.ts";
+import { commitSink, SINK_MIN, startSink } from "./sink.ts";
 import {
   parseCas,
   parseInt32,
@@ -297,30 +297,13 @@ function storeReply(s: Session, st: Status): void {
 
 /** A storage command's block went into its reservation: as {@link update} ends. */
 function sinkDone(s: Session, k: Sink): void {
-  const ctx = s.ctx;
-  const store = ctx.store;
-  const c = ctx.counters;
-  c.cmd_set++;
+  s.ctx.counters.cmd_set++;
   if (k.bad) {
-    store.dropReserved(k.handle);
+    s.ctx.store.dropReserved(k.handle);
     reply(s, R.BAD_CHUNK);
     return;
   }
-  const res = s.res;
-  const st = store.commitReserved(k.mode, k.handle, k.cas, res);
-  const h = st === Status.Stored ? res.handle : k.handle;
-  countStore(
-    c,
-    store,
-    st,
-    k.mode === Mode.Cas,
-    h,
-    store.keyBytes(h),
-    store.keyStart(h),
-    store.keyLen(h),
-  );
-  if (st !== Status.Stored) store.dropReserved(k.handle);
-  storeReply(s, st);
+  storeReply(s, commitSink(s, k));
 }
 
 /**

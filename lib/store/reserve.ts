@@ -17,13 +17,14 @@
  */
 
 import * as chunk from "./chunk.ts";
-import { copyBytes, readCas, writeCas } from "./chunk.ts";
+import { copyBytes, writeCas } from "./chunk.ts";
 import { alloc } from "./evict.ts";
 import { lookup } from "./expiry.ts";
 import { hashBytes } from "./hash.ts";
 import { unhold } from "./holds.ts";
 import { linkItem, unlinkItem } from "./items.ts";
-import { nextCas, type StoreState, u32Of, wordOf } from "./state.ts";
+import { nextCas, type StoreState } from "./state.ts";
+import { modeAllows } from "./write.ts";
 import { lockClass, unlockClass } from "./sync.ts";
 import { Mode, Status, type StoreResult } from "./types.ts";
 
@@ -110,22 +111,10 @@ export function commitReserved(
   const now = s.clock.now();
   const hv = hashBytes(u8, ko, kLen);
   const old = lookup(s, u8, ko, kLen, hv, now);
-  switch (mode) {
-    case Mode.Add:
-      if (old !== 0) return Status.NotStored;
-      break;
-    case Mode.Replace:
-      if (old === 0) return Status.NotStored;
-      break;
-    case Mode.Cas:
-      if (old === 0) return Status.NotFound;
-      if (readCas(u32Of(s, old), wordOf(s, old)) !== cas) return Status.Exists;
-      break;
-    case Mode.Set:
-      break;
-    default:
-      return Status.NotStored; // append/prepend never reserve
-  }
+  // Append and prepend never reserve (they need the old value).
+  if (mode === Mode.Append || mode === Mode.Prepend) return Status.NotStored;
+  const allowed = modeAllows(s, mode, old, cas);
+  if (allowed !== Status.Stored) return allowed;
   const casv = nextCas(s);
   const c = pool.cls[p];
   lockClass(s, c);

@@ -51,6 +51,33 @@ export function fits(
     s.maxItemSize;
 }
 
+/**
+ * Whether `mode` may store over the key's item `h` (0: none): set always;
+ * add only when absent; replace, append and prepend only when present; cas
+ * when present with cas `cas`. {@link Status.Stored} if so, else the status
+ * to answer.
+ */
+export function modeAllows(
+  s: StoreState,
+  mode: Mode,
+  h: number,
+  cas: number,
+): Status {
+  switch (mode) {
+    case Mode.Set:
+      return Status.Stored;
+    case Mode.Add:
+      return h === 0 ? Status.Stored : Status.NotStored;
+    case Mode.Cas:
+      if (h === 0) return Status.NotFound;
+      return readCas(u32Of(s, h), wordOf(s, h)) === cas
+        ? Status.Stored
+        : Status.Exists;
+    default: // replace, append, prepend
+      return h === 0 ? Status.NotStored : Status.Stored;
+  }
+}
+
 /** Unlinks item `h`, whose stripe is held, under its class lock. */
 function unlinkLocked(s: StoreState, h: number): void {
   const c = s.pool.cls[h >>> s.cb];
@@ -87,31 +114,18 @@ export function storeItem(
     if (mode === Mode.Set && h !== 0) unlinkLocked(s, h);
     return Status.TooLarge;
   }
+  const allowed = modeAllows(s, mode, h, cas);
+  if (allowed !== Status.Stored) return allowed;
   let oldLen = 0;
   let newLen = vLen;
-  switch (mode) {
-    case Mode.Add:
-      if (h !== 0) return Status.NotStored;
-      break;
-    case Mode.Replace:
-      if (h === 0) return Status.NotStored;
-      break;
-    case Mode.Append:
-    case Mode.Prepend: {
-      if (h === 0) return Status.NotStored;
-      const u = u32Of(s, h);
-      const w = wordOf(s, h);
-      oldLen = u[w + VLEN];
-      newLen = oldLen + vLen;
-      flags = u[w + FLAGS];
-      if (!fits(s, kLen, newLen, flags)) return Status.NotStored;
-      exp = u[w + EXP];
-      break;
-    }
-    case Mode.Cas:
-      if (h === 0) return Status.NotFound;
-      if (readCas(u32Of(s, h), wordOf(s, h)) !== cas) return Status.Exists;
-      break;
+  if (mode === Mode.Append || mode === Mode.Prepend) {
+    const u = u32Of(s, h);
+    const w = wordOf(s, h);
+    oldLen = u[w + VLEN];
+    newLen = oldLen + vLen;
+    flags = u[w + FLAGS];
+    if (!fits(s, kLen, newLen, flags)) return Status.NotStored;
+    exp = u[w + EXP];
   }
   const c = s.sc.classFor(HDR + kLen + newLen);
   const pool = s.pool;

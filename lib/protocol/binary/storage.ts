@@ -12,7 +12,7 @@ import { Mode, Status } from "../../store/types.ts";
 import { countStore } from "../counters.ts";
 import { absoluteExpiry } from "../exptime.ts";
 import { NEED_MORE, type Session, type Sink } from "../types.ts";
-import { SINK_MIN, startSink } from "../sink.ts";
+import { commitSink, SINK_MIN, startSink } from "../sink.ts";
 import { OOM, Op, St } from "./constants.ts";
 import { error, header, putU64, success } from "./encode.ts";
 import { type BinRequest, u32, u64 } from "./request.ts";
@@ -112,24 +112,9 @@ export function update(
 
 /** A large value went into its reservation: as {@link update} ends. */
 function sinkDone(s: Session, k: Sink, r: BinRequest): void {
-  const store = s.ctx.store;
-  const c = s.ctx.counters;
-  c.cmd_set++;
-  const res = s.res;
-  const st = store.commitReserved(k.mode, k.handle, k.cas, res);
-  const h = st === Status.Stored ? res.handle : k.handle;
-  countStore(
-    c,
-    store,
-    st,
-    k.mode === Mode.Cas,
-    h,
-    store.keyBytes(h),
-    store.keyStart(h),
-    store.keyLen(h),
-  );
-  if (st !== Status.Stored) store.dropReserved(k.handle);
-  updateReply(s, r, st, res.cas);
+  s.ctx.counters.cmd_set++;
+  const st = commitSink(s, k);
+  updateReply(s, r, st, s.res.cas);
 }
 
 /** The response to a Set/Add/Replace/Append/Prepend's store status. */
