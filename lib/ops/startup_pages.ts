@@ -116,7 +116,12 @@ export function dropStartupPages(): DropReport {
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
     return { dropped: false, why: "needs --allow-ffi" };
   }
-  const lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  let lib;
+  try {
+    lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  } catch (e) {
+    return { dropped: false, why: (e as Error).message }; // no glibc here
+  }
   let kib = 0;
   let n = 0;
   try {
