@@ -11,7 +11,7 @@
  * @module
  */
 
-import { unsupportedReason } from "../server/ffi/libc.ts";
+import { openOptional } from "../server/ffi/libc.ts";
 
 /** glibc's mallopt parameter, and the threshold it starts at (128 KiB). */
 const M_MMAP_THRESHOLD = -3;
@@ -26,23 +26,13 @@ export const TRIM_EVERY_MS = 2000;
  * reason it could not start.
  */
 export function startHeapTrim(): (() => void) | string {
-  const why = unsupportedReason();
-  if (why !== null) return why;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return "needs --allow-ffi";
-  }
-  let lib;
-  try {
-    lib = Deno.dlopen(
-      "libc.so.6",
-      {
-        malloc_trim: { parameters: ["usize"], result: "i32" },
-        mallopt: { parameters: ["i32", "i32"], result: "i32" },
-      } as const,
-    );
-  } catch (e) {
-    return (e as Error).message; // not glibc (musl has no malloc_trim)
-  }
+  const lib = openOptional(
+    {
+      malloc_trim: { parameters: ["usize"], result: "i32" },
+      mallopt: { parameters: ["i32", "i32"], result: "i32" },
+    } as const,
+  );
+  if (typeof lib === "string") return lib; // e.g. musl has no malloc_trim
   // A fixed mmap threshold: glibc raises it to the size of each mmapped
   // block freed, so once the store gave back a 1 MiB page every later page
   // and large buffer would come from the heap, which only shrinks from its

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { cString, unsupportedReason } from "../server/ffi/libc.ts";
+import { cString, openOptional } from "../server/ffi/libc.ts";
 
 /** A mapping's address range, [start, end), and its resident KiB. */
 export type Range = { start: bigint; end: bigint; rssKiB: number };
@@ -111,17 +111,8 @@ export type DropReport =
  * touched after this call would stay.
  */
 export function dropStartupPages(): DropReport {
-  const why = unsupportedReason();
-  if (why !== null) return { dropped: false, why };
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return { dropped: false, why: "needs --allow-ffi" };
-  }
-  let lib;
-  try {
-    lib = Deno.dlopen("libc.so.6", SYMBOLS);
-  } catch (e) {
-    return { dropped: false, why: (e as Error).message }; // no glibc here
-  }
+  const lib = openOptional(SYMBOLS);
+  if (typeof lib === "string") return { dropped: false, why: lib };
   let kib = 0;
   let n = 0;
   try {

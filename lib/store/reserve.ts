@@ -24,7 +24,7 @@ import { hashBytes } from "./hash.ts";
 import { unhold } from "./holds.ts";
 import { linkItem, unlinkItem } from "./items.ts";
 import { nextCas, type StoreState } from "./state.ts";
-import { modeAllows } from "./write.ts";
+import { modeAllows, valueOffset } from "./write.ts";
 import { lockClass, unlockClass } from "./sync.ts";
 import { Mode, Status, type StoreResult } from "./types.ts";
 
@@ -81,11 +81,7 @@ export function fillReserved(
   start: number,
   n: number,
 ): void {
-  const pool = s.pool;
-  const p = h >>> s.cb;
-  const w = (h & s.cm) * pool.cw[p];
-  const at = (w << 2) + HDR + (pool.u32[p][w + META] & KLEN_MASK) + off;
-  copyBytes(pool.u8[p], at, src, start, n);
+  copyBytes(s.pool.u8[h >>> s.cb], valueOffset(s, h) + off, src, start, n);
 }
 
 /**

@@ -87,7 +87,7 @@ function unlinkLocked(s: StoreState, h: number): void {
 }
 
 /** Byte offset of item `h`'s value in its page. */
-function valueOffset(s: StoreState, h: number): number {
+export function valueOffset(s: StoreState, h: number): number {
   const w = wordOf(s, h);
   return (w << 2) + HDR + (u32Of(s, h)[w + META] & KLEN_MASK);
 }

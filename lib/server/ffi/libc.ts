@@ -117,6 +117,26 @@ export function unsupportedReason(): string | null {
   return null;
 }
 
+/**
+ * Opens libc.so.6 with `symbols` for an optional feature: the library, or
+ * why it cannot be had (not Linux x86_64/aarch64, no `--allow-ffi`, no
+ * glibc). Never throws and never prompts.
+ */
+export function openOptional<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S> | string {
+  const why = unsupportedReason();
+  if (why !== null) return why;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return "needs --allow-ffi";
+  }
+  try {
+    return Deno.dlopen("libc.so.6", symbols);
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Opens libc.so.6; throws if unsupported here or `--allow-ffi` is missing. */
 export function openLibc(): Libc {
   const why = unsupportedReason();
