@@ -19,10 +19,12 @@ import { createTokens } from "./tokens.ts";
 import { dispatch } from "./dispatch.ts";
 import { drainSink } from "./sink.ts";
 import { getMore } from "./text.ts";
+import { dumpMore } from "./stats.ts";
 import { feedBinary } from "./binary/feed.ts";
 import { beginBatch, countCommand, endBatch } from "../metrics/latency.ts";
 import { BIN_REQ } from "./binary/constants.ts";
 import {
+  DUMP_MORE,
   MAX_GET_LINE,
   MAX_LINE,
   NEED_MORE,
@@ -58,6 +60,7 @@ export function createSession(
     id,
     authed: ctx.auth === null && ctx.sasl === null,
     getMore: 0,
+    dump: null,
     getExp: 0,
     resumeAt: 0,
     saslStarted: false,
@@ -134,14 +137,21 @@ export function feed(
     if (le - p > 1 && buf[le - 1] === 13) le--;
     s.lineStart = p;
     const more = s.getMore;
-    const r = more !== 0
-      ? getMore(s, buf, p, le)
-      : dispatch(s, buf, p, le, nl + 1, end);
+    const r = more === 0
+      ? dispatch(s, buf, p, le, nl + 1, end)
+      : more === DUMP_MORE
+      ? dumpMore(s)
+      : getMore(s, buf, p, le);
     if (r === NEED_MORE) break;
     s.logged = false;
-    if (lat !== null) countCommand(lat, buf, p, le, more);
+    // A cachedump's later slices are the same command, counted once.
+    if (lat !== null && more !== DUMP_MORE) {
+      countCommand(lat, buf, p, le, more);
+    }
     if (r === PAUSE) {
       p = s.resumeAt; // the output check above stops us until it is sent
+      // The connection core feeds a sliced dump again in a later turn.
+      if (s.getMore === DUMP_MORE) break;
       continue;
     }
     p = nl + 1 + r;

@@ -66,6 +66,8 @@ export interface Session {
    * remaining keys and is fed to `getMore`.
    */
   getMore: number;
+  /** A `stats cachedump` between two of its slices (`stats.ts`), or null. */
+  dump: Dump | null;
   /** Expiry of the paused gat/gats. */
   getExp: number;
   /** Buffer offset up to which a PAUSE consumed the line. */
@@ -106,6 +108,27 @@ export interface Session {
    * true.
    */
   charge: (n: number) => boolean;
+}
+
+/**
+ * {@link Session.getMore} of a `stats cachedump` answered in slices: its
+ * line is fed again (to `dumpMore`) in a later turn of the event loop, so
+ * a 2 MiB dump never holds the loop for long.
+ */
+export const DUMP_MORE = 8;
+
+/** Where a sliced `stats cachedump` stands. */
+export interface Dump {
+  /** Size class and item limit (0 = none) asked for. */
+  cls: number;
+  limit: number;
+  /** Items and bytes written so far. */
+  n: number;
+  bytes: number;
+  /** Items looked at so far (an upper bound). */
+  looked: number;
+  /** Where the walk resumes (`Store.lruWalk`'s `from`). */
+  next: number;
 }
 
 /** A data block copied into its reserved item as it arrives (`sink.ts`). */

@@ -125,6 +125,8 @@ export interface Conn {
   clean: number;
   /** The last {@link Core.room} was a reserved item's value, not `inBuf`. */
   direct: boolean;
+  /** A sliced `stats cachedump` is to be fed again in a later turn. */
+  deferred: boolean;
 }
 
 /** Server-level reactions to connection events. */
@@ -277,12 +279,30 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         }
         sent(c);
       }
+      if (s.dump !== null) {
+        resumeLater(c);
+        break;
+      }
       if (used === 0 || c.start === c.end || s.close) break;
       counters.conn_yields++;
     }
     settled(c);
     mem.afterBatch(c);
     if (shared !== undefined) publishCounters(counters); // bytes_written
+  }
+
+  /**
+   * Feeds `c` again once other connections and timers have had a turn: a
+   * `stats cachedump` answers a slice per turn (`stats.ts`). A send still
+   * pending resumes it through `flushed` instead, as any paused input.
+   */
+  function resumeLater(c: Conn): void {
+    if (c.deferred) return;
+    c.deferred = true;
+    setTimeout(() => {
+      c.deferred = false;
+      if (!c.dead && !c.blocked && c.session.dump !== null) process(c);
+    }, 0);
   }
 
   function sent(c: Conn): void {
@@ -346,6 +366,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         stage: null,
         clean: 0,
         direct: false,
+        deferred: false,
       };
       // Large values go from the pages, held (store holds.ts) in every
       // loop, so many readers of one value share its bytes.

@@ -236,8 +236,8 @@ export function policySkip(s: StoreState, h: number, c: number): void {
 }
 
 /**
- * Calls `fn` on the live items of the FIFO from head `h` on, looking at no
- * more than `budget.left` items (live or dead); false = stop.
+ * Walks the list from `h` until its end (0), or the first item the budget
+ * or `fn` refused (that item: where a walk resumes).
  */
 function walkFrom(
   s: StoreState,
@@ -245,34 +245,54 @@ function walkFrom(
   now: number,
   fn: (h: number) => boolean,
   budget: { left: number },
-): boolean {
+): number {
   while (h !== 0) {
-    if (budget.left-- <= 0) return false;
+    if (budget.left <= 0) return h;
     const u = u32Of(s, h);
     const w = wordOf(s, h);
     const next = u[w + NEXT];
-    if (!dead(s, u, w, now) && !fn(h)) return false;
+    if (!dead(s, u, w, now) && !fn(h)) return h;
+    budget.left--;
     h = next;
   }
-  return true;
+  return 0;
 }
 
 /**
  * Calls `fn` with the live items of class `c`, newest first (the small
  * FIFO, then the main one), until it returns false or `maxLooked` items
- * (live or dead) were looked at. `fn` must not write.
+ * (live or dead) were looked at. `fn` must not write. Returns 0 once both
+ * FIFOs were walked to their end, else the item not yet visited, from
+ * which a later call resumes (`from`). An item says which FIFO it is in,
+ * so that is all a resumption needs; if it left the class in between, the
+ * walk ends there (a reused chunk may repeat some items: the walk is for
+ * `stats cachedump`, which memcached, too, calls a debugging aid).
  */
 export function policyWalk(
   s: StoreState,
   c: number,
   fn: (h: number) => boolean,
   maxLooked = Infinity,
-): void {
+  from = 0,
+): number {
   const now = s.clock.now();
   const budget = { left: maxLooked };
-  if (walkFrom(s, s.smallHead[c], now, fn, budget)) {
-    walkFrom(s, s.lruHead[c], now, fn, budget);
+  let h = s.smallHead[c];
+  let main = false;
+  if (from !== 0) {
+    const meta = u32Of(s, from)[wordOf(s, from) + META];
+    if ((meta & chunk.LINKED) === 0 || s.pool.cls[from >>> s.cb] !== c) {
+      return 0;
+    }
+    h = from;
+    main = (meta & MAIN) !== 0;
   }
+  if (!main) {
+    const at = walkFrom(s, h, now, fn, budget);
+    if (at !== 0) return at;
+    h = s.lruHead[c];
+  }
+  return walkFrom(s, h, now, fn, budget);
 }
 
 /**

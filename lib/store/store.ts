@@ -351,12 +351,17 @@ export class SlabStore implements Store {
     return shrink(this.s, maxChunks);
   }
 
-  lruWalk(cls: number, fn: (h: Handle) => boolean, maxLooked?: number): void {
-    if (cls < 1 || cls > this.s.sc.count) return;
+  lruWalk(
+    cls: number,
+    fn: (h: Handle) => boolean,
+    maxLooked?: number,
+    from?: Handle,
+  ): Handle {
+    if (cls < 1 || cls > this.s.sc.count) return 0;
     // Items of a class leave it only under its lock: they stay readable.
     lockClass(this.s, cls);
     try {
-      policyWalk(this.s, cls, fn, maxLooked);
+      return policyWalk(this.s, cls, fn, maxLooked, from);
     } finally {
       unlockClass(this.s, cls);
     }

@@ -377,13 +377,18 @@ export interface Store {
    * policy's order, the last to be evicted first (most recently used first
    * under LRU), until it returns false or `maxLooked` items, live or dead,
    * were looked at (`stats cachedump`, which must stay bounded even when a
-   * flush left millions of dead items in the class).
+   * flush left millions of dead items in the class). Returns 0 when the
+   * walk reached the end, else the item not yet visited (the one `fn`
+   * refused, or the first past `maxLooked`): passed back as `from`, a
+   * later walk resumes there, so a long walk can run in slices (it ends
+   * early if that item left the class meanwhile).
    */
   lruWalk(
     cls: number,
     fn: (h: Handle) => boolean,
     maxLooked?: number,
-  ): void;
+    from?: Handle,
+  ): Handle;
   /** Per size class figures, for classes that hold pages. */
   classes(): ClassInfo[];
   /** Resets resettable counters (stats reset): evictions, reclaimed, totalItems, ... */
