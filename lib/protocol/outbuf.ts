@@ -11,6 +11,8 @@
  * @module
  */
 
+import { freeNow } from "../free_now.ts";
+
 const enc = new TextEncoder();
 
 /** Values at least this long go by reference when `byRef` is on. */
@@ -197,6 +199,18 @@ export function idleOut(o: OutBuf): void {
   if (o.len !== 0 || o.nrefs !== 0 || o.buf.length !== OUT_BASE) return;
   if (pool.length < POOL_MAX) pool.push(o.buf);
   o.buf = EMPTY;
+}
+
+/**
+ * The connection closed (its references already cleared): its own reply
+ * buffers are freed now, not at the next major GC (`free_now.ts`).
+ */
+export function freeOut(o: OutBuf): void {
+  if (o.home !== null) freeNow(o.home);
+  freeNow(o.buf);
+  o.home = null;
+  o.buf = EMPTY;
+  o.len = 0;
 }
 
 /** Appends `src[start, end)`. */

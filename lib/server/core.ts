@@ -27,7 +27,7 @@
  */
 
 import type { ConnInfo, Context } from "../protocol/context.ts";
-import { clearRefs, pendingBytes } from "../protocol/outbuf.ts";
+import { clearRefs, freeOut, pendingBytes } from "../protocol/outbuf.ts";
 import { endSink, sinkRoom, sinkTook } from "../protocol/sink.ts";
 import {
   awaitsLine,
@@ -239,6 +239,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     }
     conns.delete(c);
     clearRefs(c.session.out); // its holds on stored values end here
+    freeOut(c.session.out);
     endSink(c.session); // a value it was still sending goes back
     mem.release(c);
     ctx.conns.delete(c.info.id);

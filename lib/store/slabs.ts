@@ -14,6 +14,7 @@
  */
 
 import { CI } from "./layout.ts";
+import { freeNow } from "../free_now.ts";
 
 /** Smallest chunk size in bytes. */
 export const MIN_CHUNK = 64;
@@ -226,7 +227,7 @@ export class PagePool {
    */
   release(p: number): void {
     if (this.sab === null) {
-      (this.u8[p].buffer as ArrayBuffer).transfer(0);
+      freeNow(this.u8[p]);
       this.u32[p] = this.u32[0];
       this.u8[p] = this.u8[0];
     }
