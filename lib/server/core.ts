@@ -85,6 +85,14 @@ export interface Transport {
   hold(on: boolean): void;
   /** Closes the socket; later reads fail and no callback follows. */
   close(): void;
+  /**
+   * True for a transport that may have a read in flight while the core
+   * still has input to go back to (the portable one: its reads complete
+   * later). Such a transport checks {@link Core.waiting} before each read
+   * and calls {@link Core.resume} itself, since input must not be touched
+   * under a read; for the others the core resumes from a timer.
+   */
+  resumesItself?: boolean;
 }
 
 /** One connection as the core tracks it. */
@@ -177,6 +185,14 @@ export interface Core {
   received(c: Conn, n: number): void;
   /** A send that returned false has completed: continue. */
   flushed(c: Conn): void;
+  /**
+   * A command answered a turn at a time (`stats cachedump`) waits for its
+   * next turn: the transport reads nothing meanwhile and, if it
+   * {@link Transport.resumesItself}, calls {@link resume} on a later turn.
+   */
+  waiting(c: Conn): boolean;
+  /** Answers the next turn of a {@link waiting} command. */
+  resume(c: Conn): void;
   /** EOF, reset or write error: forget the connection. */
   gone(c: Conn): void;
   /** Once a second: idle kicks (`-o idle_timeout`). */
@@ -281,7 +297,7 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
         sent(c);
       }
       if (s.dump !== null) {
-        resumeLater(c);
+        if (c.transport.resumesItself !== true) resumeLater(c);
         break;
       }
       if (used === 0 || c.start === c.end || s.close) break;
@@ -302,8 +318,12 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
     c.deferred = true;
     setTimeout(() => {
       c.deferred = false;
-      if (!c.dead && !c.blocked && c.session.dump !== null) process(c);
+      resume(c);
     }, 0);
+  }
+
+  function resume(c: Conn): void {
+    if (!c.dead && !c.blocked && c.session.dump !== null) process(c);
   }
 
   function sent(c: Conn): void {
@@ -432,6 +452,8 @@ export function createCore(ctx: Context, events: CoreEvents): Core {
       if (c.start < c.end && !c.session.close) process(c);
       else settled(c);
     },
+    waiting: (c) => c.session.dump !== null,
+    resume,
     gone: close,
     listening(name, proto = config.protocol) {
       const id = nextId++;

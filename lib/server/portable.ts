@@ -134,6 +134,7 @@ async function pump(
       conn.close();
       resume(); // a stopped reader ends too
     },
+    resumesItself: true,
   };
   // The transport's callbacks only run after open returns.
   const c: Conn = core.open(transport, addr, listenAddr, isTls(conn), proto);
@@ -148,6 +149,12 @@ async function pump(
       if (c.dead) break;
       if (held !== null) {
         await held;
+        continue;
+      }
+      if (core.waiting(c)) {
+        // A reply answered a turn at a time: its next turn, not a read.
+        await new Promise((r) => setTimeout(r, 0));
+        core.resume(c);
         continue;
       }
       const room = core.room(c);
