@@ -187,8 +187,9 @@ export interface Core {
   flushed(c: Conn): void;
   /**
    * A command answered a turn at a time (`stats cachedump`) waits for its
-   * next turn: the transport reads nothing meanwhile and, if it
-   * {@link Transport.resumesItself}, calls {@link resume} on a later turn.
+   * next turn. A transport that {@link Transport.resumesItself} reads
+   * nothing meanwhile and calls {@link resume} on a later turn; for the
+   * others the core resumes it from a timer (new input continues it sooner).
    */
   waiting(c: Conn): boolean;
   /** Answers the next turn of a {@link waiting} command. */
